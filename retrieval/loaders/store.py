@@ -1,0 +1,170 @@
+"""Load a whole store (catalog, FAQ, policies, categories) from a knowledge-base folder.
+
+A folder holds any of `catalog.{jsonl,json,csv}`, `faq.{csv,yml,yaml,json}`, `policies/` and
+`categories.yml`, plus an optional `store.yml` whose `sources:` section points elsewhere::
+
+    name: My Store
+    sources:
+      catalog: {path: exports/products.csv, columns: {id: sku, title: name, price: price_usd}}
+      faq: help/faq.yml
+      policies: legal/
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retrieval.documents import FaqEntry, Passage, PassageKind, PolicySection, Product, faq_passage, policy_passage, product_passage
+from retrieval.loaders.catalog import CatalogMapping, load_catalog
+from retrieval.loaders.errors import DataError, DataIssue
+from retrieval.loaders.faq import load_faq
+from retrieval.loaders.policies import load_policies
+from retrieval.loaders.records import load_yaml_with_lines
+
+CATALOG_NAMES = ("catalog.jsonl", "catalog.json", "catalog.csv")
+FAQ_NAMES = ("faq.csv", "faq.yml", "faq.yaml", "faq.json")
+
+
+@dataclass(frozen=True)
+class Category:
+    """A catalog category and the categories whose products complement it ("goes with")."""
+
+    name: str
+    description: str = ""
+    goes_with: tuple[str, ...] = ()
+
+
+@dataclass
+class KnowledgeBase:
+    """Everything the store knows, loaded and validated."""
+
+    root: Path
+    name: str
+    products: list[Product] = field(default_factory=list)
+    faq: list[FaqEntry] = field(default_factory=list)
+    policies: list[PolicySection] = field(default_factory=list)
+    categories: dict[str, Category] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def passages(self, kinds: tuple[PassageKind, ...] | None = None) -> list[Passage]:
+        """All retrievable passages, FAQ first, then policies, then products."""
+        out: list[Passage] = []
+        if kinds is None or "faq" in kinds:
+            out += [faq_passage(e) for e in self.faq]
+        if kinds is None or "policy" in kinds:
+            out += [policy_passage(s) for s in self.policies]
+        if kinds is None or "product" in kinds:
+            out += [product_passage(p) for p in self.products]
+        return out
+
+    def product(self, product_id: str) -> Product | None:
+        return self._products_by_id.get(product_id)
+
+    @property
+    def _products_by_id(self) -> dict[str, Product]:
+        cache = self.__dict__.get("_by_id")
+        if cache is None or len(cache) != len(self.products):
+            cache = {p.id: p for p in self.products}
+            self.__dict__["_by_id"] = cache
+        return cache
+
+
+def load_knowledge_base(root: Path) -> KnowledgeBase:
+    """Load and validate a store folder; raises `DataError` listing every problem, and loads nothing then."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError([DataIssue(str(root), "knowledge-base folder not found")])
+    facts = _load_facts(root / "store.yml")
+    sources = facts.get("sources") or {}
+    if not isinstance(sources, dict):
+        raise DataError([DataIssue(str(root / "store.yml"), "'sources' must be a mapping", facts.get("__line__"), "sources")])
+
+    problems: list[DataIssue] = []
+    kb = KnowledgeBase(root=root, name=str(facts.get("name") or root.name), facts=_strip(facts))
+
+    catalog_spec = sources.get("catalog")
+    catalog_path = _source_path(root, catalog_spec, CATALOG_NAMES)
+    if catalog_path is not None:
+        mapping = CatalogMapping.from_config(catalog_spec if isinstance(catalog_spec, dict) else None)
+        kb.products = _collect(problems, load_catalog, catalog_path, mapping) or []
+    faq_path = _source_path(root, sources.get("faq"), FAQ_NAMES)
+    if faq_path is not None:
+        kb.faq = _collect(problems, load_faq, faq_path) or []
+    policies_path = _source_path(root, sources.get("policies"), ("policies",))
+    if policies_path is not None:
+        kb.policies = _collect(problems, load_policies, policies_path) or []
+    categories_path = root / "categories.yml"
+    if categories_path.is_file():
+        kb.categories = _collect(problems, _load_categories, categories_path) or {}
+    if problems:
+        raise DataError(problems)
+    if not (kb.products or kb.faq or kb.policies):
+        raise DataError([DataIssue(str(root), "no catalog, FAQ or policies found "
+                                              f"(looked for {', '.join(CATALOG_NAMES + FAQ_NAMES)}, policies/)")])
+    for product in kb.products:  # categories named only in the catalog still exist, with no complements
+        kb.categories.setdefault(product.category, Category(product.category))
+    return kb
+
+
+def _collect(problems: list[DataIssue], loader: Any, *args: Any) -> Any:
+    try:
+        return loader(*args)
+    except DataError as exc:
+        problems.extend(exc.issues)
+        return None
+
+
+def _source_path(root: Path, spec: Any, defaults: tuple[str, ...]) -> Path | None:
+    if isinstance(spec, dict):
+        spec = spec.get("path")
+    if spec:
+        return (root / str(spec)).resolve() if not Path(str(spec)).is_absolute() else Path(str(spec))
+    return next((root / name for name in defaults if (root / name).exists()), None)
+
+
+def _load_facts(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    data = load_yaml_with_lines(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise DataError([DataIssue(str(path), "store.yml must be a mapping", 1)])
+    return data
+
+
+def _load_categories(path: Path) -> dict[str, Category]:
+    data = load_yaml_with_lines(path)
+    items = data.get("categories") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise DataError([DataIssue(str(path), "expected a list of categories (or a mapping with 'categories')", 1)])
+    problems: list[DataIssue] = []
+    categories: dict[str, Category] = {}
+    for item in items:
+        line = item.get("__line__") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or not str(item.get("name") or "").strip():
+            problems.append(DataIssue(str(path), "missing required value", line, "name"))
+            continue
+        goes_with = item.get("goes_with") or []
+        if not isinstance(goes_with, list):
+            problems.append(DataIssue(str(path), "goes_with must be a list of category names", line, "goes_with"))
+            continue
+        name = str(item["name"]).strip()
+        categories[name] = Category(name, str(item.get("description") or ""), tuple(str(g) for g in goes_with))
+    for category in categories.values():
+        for other in category.goes_with:
+            if other not in categories:
+                problems.append(DataIssue(str(path), f"'{category.name}' goes_with unknown category '{other}'", None, "goes_with"))
+    if problems:
+        raise DataError(problems)
+    return categories
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k != "__line__"}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value

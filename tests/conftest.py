@@ -1,0 +1,45 @@
+"""Shared fixtures. Nothing here downloads: the models come from installed packages."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from bot.config import DEMO_KB, load_settings  # noqa: E402
+from retrieval.embeddings import Embedder  # noqa: E402
+from retrieval.loaders import KnowledgeBase, load_knowledge_base  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The packaged MiniLM, loaded once for the whole run."""
+    model = Embedder()
+    model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="session")
+def demo_kb() -> KnowledgeBase:
+    return load_knowledge_base(DEMO_KB)
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder):
+    """The demo store with its index built once into a temporary cache."""
+    from bot.knowledge import open_store
+
+    settings = load_settings(cache_dir=tmp_path_factory.mktemp("cache"))
+    return open_store(settings, embedder=embedder)
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

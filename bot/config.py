@@ -24,7 +24,7 @@ class RetrievalSettings(BaseModel):
     hnsw_ef_search: int = 128
     rrf_k: int = 60
     dense_weight: float = 1.0
-    keyword_weight: float = 1.0
+    keyword_weight: float = 0.1
     candidates: int = 50
     bm25_k1: float = 1.2
     bm25_b: float = 0.75

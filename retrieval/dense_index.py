@@ -60,7 +60,9 @@ class DenseIndex:
 
     def reconstruct(self, rows: np.ndarray) -> np.ndarray:
         """The stored vectors of the given rows."""
-        return np.stack([self.index.reconstruct(int(r)) for r in rows]) if len(rows) else np.zeros((0, self.index.d), np.float32)
+        if not len(rows):
+            return np.zeros((0, self.index.d), np.float32)
+        return np.ascontiguousarray(self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64)), dtype=np.float32)
 
     def save(self, path: Path) -> None:
         faiss.write_index(self.index, str(path))

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 PassageKind = Literal["faq", "policy", "product"]
+ViewRole = Literal["question", "content"]
+VIEW_ROLES: tuple[ViewRole, ...] = ("question", "content")
 PASSAGE_KINDS: tuple[PassageKind, ...] = ("faq", "policy", "product")
 
 
@@ -61,6 +63,7 @@ class FaqEntry:
     question: str
     answer: str
     topic: str = ""
+    alternates: tuple[str, ...] = ()  # other ways shoppers ask the same question (optional)
 
 
 @dataclass(frozen=True)
@@ -89,17 +92,22 @@ class Passage:
         return self.id.split(":", 1)[1]
 
     def index_text(self) -> str:
-        """The text that is keyword-indexed (title and body)."""
-        return f"{self.title}\n{self.text}" if self.title else self.text
+        """The text that is keyword-indexed: title, alternate questions and body."""
+        head = "\n".join([self.title, *self.metadata.get("alternates", ())]).strip()
+        return f"{head}\n{self.text}" if head else self.text
 
-    def embedding_views(self) -> list[str]:
-        """Texts embedded for this passage; a passage matches a query by its best view.
+    def embedding_views(self) -> list[tuple[ViewRole, str]]:
+        """(role, text) pairs embedded for this passage.
 
-        FAQ entries get their question alone (shoppers paraphrase questions) and question plus answer.
+        A passage's similarity to a query is the mean over roles of its best view in that role. FAQ entries
+        have "question" views (the question and its alternates: shoppers paraphrase questions) and a
+        "content" view (question and answer); other passages have the content view only.
         """
+        content = f"{self.title}\n{self.text}" if self.title else self.text
         if self.kind == "faq":
-            return [self.title, self.index_text()]
-        return [self.index_text()]
+            questions = [self.title, *self.metadata.get("alternates", ())]
+            return [("question", q) for q in questions] + [("content", content)]
+        return [("content", content)]
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "title": self.title, "text": self.text, "metadata": self.metadata}
@@ -130,10 +138,10 @@ class SearchHit:
 
 
 def faq_passage(entry: FaqEntry) -> Passage:
-    return Passage(
-        id=f"faq:{entry.id}", kind="faq", title=entry.question, text=entry.answer,
-        metadata={"topic": entry.topic, "question": entry.question},
-    )
+    metadata: dict[str, Any] = {"topic": entry.topic}
+    if entry.alternates:
+        metadata["alternates"] = list(entry.alternates)
+    return Passage(id=f"faq:{entry.id}", kind="faq", title=entry.question, text=entry.answer, metadata=metadata)
 
 
 def policy_passage(section: PolicySection) -> Passage:

@@ -36,6 +36,8 @@ def resolve_model(model: str | Path | None) -> tuple[Path, str]:
 class Embedder:
     """Encodes text to L2-normalised float32 vectors; cosine similarity is then the inner product.
 
+    Small batches (queries) go straight through the model's modules, skipping `encode()`'s batching machinery.
+
     >>> embedder = Embedder()            # the packaged MiniLM, on the CPU
     >>> embedder.encode(["Where is my order?"]).shape
     (1, 384)
@@ -49,10 +51,13 @@ class Embedder:
 
     def warm_up(self) -> None:
         """Load the model (once)."""
-        if self._model is None:
-            from sentence_transformers import SentenceTransformer
+        if self._model is not None:
+            return
+        from sentence_transformers import SentenceTransformer
 
-            self._model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
+        model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
+        model.eval()
+        self._model = model
 
     @property
     def dimension(self) -> int:
@@ -64,6 +69,8 @@ class Embedder:
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) <= 8 and not show_progress:
+            return self._forward(list(texts))
         vectors = self._model.encode(list(texts), batch_size=self.batch_size, show_progress_bar=show_progress,
                                      convert_to_numpy=True, normalize_embeddings=True)
         return np.ascontiguousarray(vectors, dtype=np.float32)
@@ -71,3 +78,14 @@ class Embedder:
     def encode_query(self, text: str) -> np.ndarray:
         """Embed one query; returns shape (dimension,)."""
         return self.encode([text])[0]
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        """One direct pass through the sentence-transformers modules (no batching machinery: fast for queries)."""
+        import torch
+
+        with torch.inference_mode():
+            features = self._model.preprocess(texts)
+            features = {k: v.to(self._model.device) if hasattr(v, "to") else v for k, v in features.items()}
+            embeddings = self._model(features)["sentence_embedding"]
+            embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
+        return np.ascontiguousarray(embeddings.float().cpu().numpy(), dtype=np.float32)

@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 
 from retrieval.dense_index import DenseIndex
-from retrieval.documents import PASSAGE_KINDS, Passage, PassageKind, SearchHit
+from retrieval.documents import PASSAGE_KINDS, VIEW_ROLES, Passage, PassageKind, SearchHit, ViewRole
 from retrieval.embeddings import Embedder
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.keyword_index import KeywordIndex, top_rows
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class RetrievalConfig:
     hnsw_ef_search: int = 128
     rrf_k: int = 60
     dense_weight: float = 1.0
-    keyword_weight: float = 1.0
+    keyword_weight: float = 0.1       # BM25 breaks ties and catches exact terms; meaning leads (see README)
     candidates: int = 50              # how deep each retriever's list goes into the fusion
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
@@ -66,10 +66,11 @@ def fingerprint(passages: list[Passage], model_id: str, config: RetrievalConfig)
 class KnowledgeIndex:
     """Search over passages of every kind (faq, policy, product) with one API."""
 
-    def __init__(self, passages: list[Passage], row_passage: np.ndarray, dense: DenseIndex, keyword: KeywordIndex,
+    def __init__(self, passages: list[Passage], rows: np.ndarray, dense: DenseIndex, keyword: KeywordIndex,
                  embedder: Embedder, config: RetrievalConfig, manifest: dict[str, Any]):
         self.passages = passages
-        self.row_passage = row_passage
+        self.row_passage = rows[0]          # embedded row -> passage number
+        self.row_role = rows[1]             # embedded row -> index into VIEW_ROLES
         self.dense = dense
         self.keyword = keyword
         self.embedder = embedder
@@ -77,7 +78,22 @@ class KnowledgeIndex:
         self.manifest = manifest
         self._by_id = {p.id: i for i, p in enumerate(passages)}
         self._passage_ranges = _ranges([p.kind for p in passages])
-        self._row_ranges = _ranges([passages[i].kind for i in row_passage])
+        self._row_ranges = _ranges([passages[i].kind for i in self.row_passage])
+        self._rows_of = np.split(np.arange(len(self.row_passage)), np.flatnonzero(np.diff(self.row_passage)) + 1)
+        self._vectors: np.ndarray | None = None
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """All embedded rows as one (rows, dimension) array."""
+        if self._vectors is None:
+            self._vectors = self.dense.reconstruct(np.arange(len(self.dense)))
+        return self._vectors
+
+    def passage_vectors(self, numbers: np.ndarray, role: ViewRole = "content") -> np.ndarray:
+        """One vector per passage number: its first view of `role`."""
+        wanted = VIEW_ROLES.index(role)
+        rows = [next(r for r in self._rows_of[n] if self.row_role[r] == wanted) for n in numbers]
+        return self.vectors[rows]
 
     # -- building -----------------------------------------------------------------------------------------
     @classmethod
@@ -91,11 +107,12 @@ class KnowledgeIndex:
         if len(set(ids)) != len(ids):
             duplicate = next(i for i in ids if ids.count(i) > 1)
             raise ValueError(f"duplicate passage id {duplicate!r}")
-        views, owners = [], []
+        views, owners, roles = [], [], []
         for number, passage in enumerate(passages):
-            for view in passage.embedding_views():
+            for role, view in passage.embedding_views():
                 views.append(view)
                 owners.append(number)
+                roles.append(VIEW_ROLES.index(role))
         vectors = embedder.encode(views, show_progress=progress)
         dense = DenseIndex.build(vectors, config.approximate_above, config.hnsw_m, ef_search=config.hnsw_ef_search)
         keyword = KeywordIndex.build([p.index_text() for p in passages], config.bm25_k1, config.bm25_b)
@@ -107,7 +124,7 @@ class KnowledgeIndex:
             "config": asdict(config), "build_seconds": round(time.perf_counter() - started, 2),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        return cls(passages, np.asarray(owners, dtype=np.int64), dense, keyword, embedder, config, manifest)
+        return cls(passages, np.asarray([owners, roles], dtype=np.int64), dense, keyword, embedder, config, manifest)
 
     def save(self, folder: Path) -> None:
         """Write the index to `folder` atomically (a half-written index is never left behind)."""
@@ -118,7 +135,7 @@ class KnowledgeIndex:
             with open(staging / "passages.jsonl", "w", encoding="utf-8") as out:
                 for passage in self.passages:
                     out.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
-            np.save(staging / "rows.npy", self.row_passage)
+            np.save(staging / "rows.npy", np.stack([self.row_passage, self.row_role]))
             self.dense.save(staging / "dense.faiss")
             (staging / "keyword").mkdir()
             self.keyword.save(staging / "keyword")
@@ -174,18 +191,30 @@ class KnowledgeIndex:
                 for p, score in fused[:k]]
 
     def _dense_ranking(self, vector: np.ndarray, kinds: tuple[PassageKind, ...], depth: int) -> tuple[list[int], dict[int, float]]:
-        best: dict[int, float] = {}
-        views_per_passage = max(1, len(self.row_passage) // max(1, len(self.passages)) + 1)
+        """Passages by similarity: FAISS finds candidate rows, then each candidate passage scores the mean over
+        view roles of its best view in that role (all of its views scored exactly)."""
+        views_per_passage = len(self.row_passage) / max(1, len(self.passages))
+        candidates: set[int] = set()
         for kind in kinds:
-            if kind not in self._row_ranges:
-                continue
-            rows, scores = self.dense.search(vector, depth * views_per_passage, self._row_ranges[kind])
-            for row, score in zip(rows, scores):
-                passage = int(self.row_passage[row])
-                if passage not in best or score > best[passage]:
-                    best[passage] = float(score)
-        ranking = sorted(best, key=lambda p: -best[p])[:depth]
-        return ranking, best
+            if kind in self._row_ranges:
+                rows, _ = self.dense.search(vector, int(depth * views_per_passage) + 1, self._row_ranges[kind])
+                candidates.update(int(self.row_passage[r]) for r in rows)
+        if not candidates:
+            return [], {}
+        numbers = sorted(candidates)
+        rows = np.concatenate([self._rows_of[n] for n in numbers])
+        sims = self.vectors[rows] @ vector
+        best: dict[tuple[int, int], float] = {}
+        for row, sim in zip(rows, sims):
+            key = (int(self.row_passage[row]), int(self.row_role[row]))
+            if sim > best.get(key, -2.0):
+                best[key] = float(sim)
+        per_passage: dict[int, list[float]] = {}
+        for (number, _), sim in best.items():
+            per_passage.setdefault(number, []).append(sim)
+        similarity = {n: sum(v) / len(v) for n, v in per_passage.items()}
+        ranking = sorted(similarity, key=lambda n: -similarity[n])[:depth]
+        return ranking, similarity
 
     def _keyword_ranking(self, query: str, kinds: tuple[PassageKind, ...], depth: int) -> list[int]:
         scores = self.keyword.scores(query)

@@ -65,8 +65,7 @@ class ProductSearch:
     def vectors(self) -> np.ndarray:
         """One embedding per product (row order of the index)."""
         if self._vectors is None:
-            rows = np.flatnonzero(np.isin(self.index.row_passage, self._numbers))
-            self._vectors = self.index.dense.reconstruct(rows)
+            self._vectors = self.index.passage_vectors(self._numbers)
         return self._vectors
 
     def search(self, text: str, k: int = 5, filters: ProductFilters | None = None) -> ProductResults:
@@ -104,7 +103,7 @@ class ProductSearch:
         category = self.kb.categories.get(anchor.category)
         partners = set(category.goes_with) if category else set()
         candidates = [i for i, p in enumerate(self._products) if active.matches(p) and p.category in partners]
-        ranked = self._neighbours(anchor, candidates, len(candidates))
+        ranked = self._neighbours(anchor, candidates, len(candidates), tag_bonus=0.05)
         by_category: dict[str, list[tuple[int, float]]] = {}
         for i, score in ranked:
             by_category.setdefault(self._products[i].category, []).append((i, score))
@@ -141,12 +140,16 @@ class ProductSearch:
                                        k=self.index.config.rrf_k)
         return [(int(i), s) for i, s in fused[:k]]
 
-    def _neighbours(self, anchor: Product, candidates: list[int], k: int) -> list[tuple[int, float]]:
+    def _neighbours(self, anchor: Product, candidates: list[int], k: int, tag_bonus: float = 0.0) -> list[tuple[int, float]]:
+        """Candidates by cosine similarity to the anchor, plus `tag_bonus` per shared tag (shared use: "running")."""
         if not candidates:
             return []
         position = self._products.index(anchor)
         rows = np.asarray(candidates)
         scores = self.vectors[rows] @ self.vectors[position]
+        if tag_bonus:
+            tags = set(anchor.tags)
+            scores = scores + tag_bonus * np.array([len(tags & set(self._products[r].tags)) for r in rows])
         order = np.argsort(-scores, kind="stable")[:k]
         return [(int(rows[o]), float(scores[o])) for o in order]
 

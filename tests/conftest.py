@@ -31,12 +31,17 @@ def demo_kb() -> KnowledgeBase:
 
 
 @pytest.fixture(scope="session")
-def demo_store(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder):
+def demo_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache folder shared by the tests that open the demo store (its index is built once)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def demo_store(demo_cache_dir: Path, embedder: Embedder):
     """The demo store with its index built once into a temporary cache."""
     from bot.knowledge import open_store
 
-    settings = load_settings(cache_dir=tmp_path_factory.mktemp("cache"))
-    return open_store(settings, embedder=embedder)
+    return open_store(load_settings(cache_dir=demo_cache_dir), embedder=embedder)
 
 
 def write(path: Path, text: str) -> Path:

@@ -1,4 +1,7 @@
-"""Load FAQ entries from CSV (`id,question,answer[,topic]`), YAML or JSON."""
+"""Load FAQ entries from CSV (`id,question,answer[,topic][,alternates]`), YAML or JSON.
+
+`alternates` are optional other phrasings of the question: a list in YAML/JSON, `|`-separated in CSV.
+"""
 
 from __future__ import annotations
 
@@ -32,8 +35,15 @@ def load_faq(path: Path) -> list[FaqEntry]:
             issues.add(f"duplicate FAQ id '{values['id']}' (first seen on line {seen[values['id']]})", line, "id")
             continue
         seen[values["id"]] = line
+        alternates = record.get("alternates") or []
+        if isinstance(alternates, str):
+            alternates = alternates.split("|")
+        if not isinstance(alternates, list):
+            issues.add("alternates must be a list or a |-separated string", line, "alternates")
+            continue
         entries.append(FaqEntry(id=values["id"], question=values["question"], answer=values["answer"],
-                                topic=str(record.get("topic") or "").strip()))
+                                topic=str(record.get("topic") or "").strip(),
+                                alternates=tuple(str(a).strip() for a in alternates if str(a).strip())))
     if not entries and not issues.issues:
         issues.add("the FAQ has no entries")
     issues.raise_if_any()

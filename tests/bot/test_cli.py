@@ -1,0 +1,97 @@
+"""The `shopbot` command line, run for real (console script and click's runner)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from tests.conftest import write
+
+FAQ_CSV = """id,question,answer
+refund-timing,How long do refunds take?,Refunds are processed within 3 business days of receiving the return.
+shipping-cost,How much does shipping cost?,Standard shipping is $5.95 and free on orders of $75 or more.
+password-reset,How do I reset my password?,Click Forgot password on the sign-in page; the link works for 60 minutes.
+gift-wrap,Do you offer gift wrapping?,"Yes, gift wrap is $4.95 per order."
+intl,Do you ship internationally?,We ship to 13 countries with DHL Express in 7-14 business days.
+"""
+QUERIES_CSV = """query,faq_id
+when do i get my money back,refund-timing
+whats the delivery fee,shipping-cost
+forgot my pasword,password-reset
+can you wrap a present for me,gift-wrap
+do u ship to germany,intl
+"""
+
+
+@pytest.fixture()
+def runner(demo_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("SHOPBOT_CACHE_DIR", str(demo_cache_dir))
+    return CliRunner()
+
+
+def test_help_lists_every_subcommand() -> None:
+    shopbot = Path(sys.executable).with_name("shopbot")
+    result = subprocess.run([str(shopbot), "--help"], capture_output=True, text=True, check=True)
+    for command in ("chat", "eval", "index", "products", "search", "validate"):
+        assert f"  {command} " in result.stdout
+    result = subprocess.run([str(shopbot), "eval", "--help"], capture_output=True, text=True, check=True)
+    assert "retrieval" in result.stdout
+
+
+def test_validate_demo_store(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["validate"])
+    assert result.exit_code == 0 and "OK" in result.output and "products" in result.output
+
+
+def test_validate_reports_bad_files_without_traceback(runner: CliRunner, tmp_path: Path) -> None:
+    write(tmp_path / "catalog.csv", "id,title,price\nA,Hat,12\nB,Scarf,cheap\n")
+    write(tmp_path / "faq.csv", "id,question,answer\nx,Where?,\n")
+    result = runner.invoke(main, ["validate", "--kb", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'catalog.csv'}:3: field 'price'" in result.output
+    assert f"{tmp_path / 'faq.csv'}:2: field 'answer': missing required value" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_eval_retrieval_on_an_external_faq(runner: CliRunner, tmp_path: Path) -> None:
+    faq = write(tmp_path / "faq.csv", FAQ_CSV)
+    queries = write(tmp_path / "queries.csv", QUERIES_CSV)
+    out = tmp_path / "out" / "report.json"
+    result = runner.invoke(main, ["eval", "retrieval", "--faq", str(faq), "--queries", str(queries), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    saved = json.loads(out.read_text())
+    assert set(printed) == {"hit@1", "hit@5", "mrr", "n_queries", "p50_ms"}
+    assert printed["n_queries"] == 5 and saved["n_faq"] == 5
+    assert printed["hit@5"] == 1.0 and printed["hit@1"] >= 0.8 and printed["mrr"] >= printed["hit@1"]
+    assert {k: saved[k] for k in printed} == printed
+
+
+def test_eval_retrieval_rejects_unknown_faq_ids(runner: CliRunner, tmp_path: Path) -> None:
+    faq = write(tmp_path / "faq.csv", FAQ_CSV)
+    queries = write(tmp_path / "queries.csv", "query,faq_id\nhello,refund-timing\nbye,nope\n")
+    result = runner.invoke(main, ["eval", "retrieval", "--faq", str(faq), "--queries", str(queries)])
+    assert result.exit_code == 2 and f"{queries}:3: field 'faq_id': unknown FAQ id 'nope'" in result.output
+
+
+def test_chat_answers_with_source_and_products(runner: CliRunner) -> None:
+    conversation = "How long do refunds take?\nblue running shoes under $80\nwhat is the meaning of life\n/quit\n"
+    result = runner.invoke(main, ["chat"], input=conversation)
+    assert result.exit_code == 0, result.output
+    assert "[source: faq:refund-timing]" in result.output
+    assert "Here are some products (under $80, Running Shoes, blue):" in result.output
+    assert "Sorry, I couldn't find that" in result.output
+    assert result.output.rstrip().endswith("bye")
+
+
+def test_search_and_products_commands(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["search", "reset my password", "--kind", "faq", "-k", "3"])
+    assert result.exit_code == 0 and "faq:password-reset" in result.output
+    result = runner.invoke(main, ["products", "tents under $250", "-k", "3"])
+    assert result.exit_code == 0 and "filters: under $250, Camping & Tents" in result.output

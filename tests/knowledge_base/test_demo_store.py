@@ -1,0 +1,152 @@
+"""The demo store is internally consistent: catalog, FAQ, policies and orders agree with store.yml."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.config import DEMO_KB
+from retrieval.loaders import KnowledgeBase
+
+FACTS = yaml.safe_load((DEMO_KB / "store.yml").read_text())
+ORDERS = json.loads((DEMO_KB / "orders.json").read_text())
+_AMOUNT = re.compile(r"\$(\d[\d,]*(?:\.\d\d)?)")
+_DAYS = re.compile(r"(\d+)(?:\s*(?:-|to|–)\s*(\d+))?[ -](?:business )?days?\b")
+
+
+def _numbers(value: Any) -> set[float]:
+    """Every number written anywhere in store.yml (values and numbers inside strings)."""
+    if isinstance(value, dict):
+        return set().union(*(_numbers(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_numbers(v) for v in value)) if value else set()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {float(value)}
+    return {float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", str(value))}
+
+
+FACT_NUMBERS = _numbers(FACTS)
+
+
+def _all_texts(kb: KnowledgeBase) -> list[tuple[str, str]]:
+    return [(f"faq:{e.id}", e.answer) for e in kb.faq] + [(f"policy:{s.id}", s.text) for s in kb.policies]
+
+
+def test_sizes(demo_kb: KnowledgeBase) -> None:
+    assert len(demo_kb.products) >= 300
+    assert len({p.category for p in demo_kb.products}) >= 8
+    assert len(demo_kb.faq) >= 80
+    assert {p.stem for p in (DEMO_KB / "policies").glob("*.md")} >= {"shipping", "returns", "warranty", "privacy", "terms"}
+    assert len(ORDERS["orders"]) >= 60
+
+
+def test_every_product_has_the_catalog_fields_and_an_image(demo_kb: KnowledgeBase) -> None:
+    for p in demo_kb.products:
+        assert p.brand and p.category and p.description and p.currency == "USD" and p.price > 0, p.id
+        assert p.stock is not None and p.rating is not None and p.tags and p.url, p.id
+        assert (DEMO_KB / p.image).is_file(), p.image
+        assert "material" in p.attributes and p.colors, p.id
+    assert any(not p.in_stock for p in demo_kb.products)
+
+
+def test_faq_covers_the_topics_shoppers_ask_about(demo_kb: KnowledgeBase) -> None:
+    topics = Counter(e.topic for e in demo_kb.faq)
+    for topic in ("shipping", "delivery", "international", "returns", "refunds", "exchanges", "payments",
+                  "promotions", "account", "orders", "warranty", "privacy", "contact"):
+        assert topics[topic] >= 3, topic
+
+
+def test_money_amounts_in_faq_and_policies_come_from_store_facts(demo_kb: KnowledgeBase) -> None:
+    wrong = [(source, amount) for source, text in _all_texts(demo_kb) for amount in _AMOUNT.findall(text)
+             if float(amount.replace(",", "")) not in FACT_NUMBERS]
+    assert wrong == []
+
+
+def test_day_counts_in_faq_and_policies_come_from_store_facts(demo_kb: KnowledgeBase) -> None:
+    wrong = [(source, match.group(0)) for source, text in _all_texts(demo_kb) for match in _DAYS.finditer(text)
+             if any(n and float(n) not in FACT_NUMBERS for n in match.groups())]
+    assert wrong == []
+
+
+def test_key_facts_are_stated_the_same_everywhere(demo_kb: KnowledgeBase) -> None:
+    faq = {e.id: e.answer for e in demo_kb.faq}
+    policies = {s.id: s.text for s in demo_kb.policies}
+    threshold = f"${FACTS['shipping']['free_shipping_threshold']:.2f}"
+    assert threshold in faq["free-shipping-threshold"]
+    assert any(threshold in text for sid, text in policies.items() if sid.startswith("shipping#"))
+    window = f"{FACTS['returns']['window_days']} days"
+    assert window in faq["return-window"]
+    assert any(window in text for sid, text in policies.items() if sid.startswith("returns#"))
+    emails = {e for _, text in _all_texts(demo_kb) for e in re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+\w", text)}
+    assert emails <= {FACTS["contact"]["email"]}
+    phones = {p for _, text in _all_texts(demo_kb) for p in re.findall(r"\+1 \(\d{3}\) \d{3}-\d{4}", text)}
+    assert phones <= {FACTS["contact"]["phone"]}
+
+
+def test_categories_file_matches_catalog(demo_kb: KnowledgeBase) -> None:
+    declared = set(yaml.safe_load((DEMO_KB / "categories.yml").read_text())["categories"][i]["name"]
+                   for i in range(len(demo_kb.categories)))
+    assert declared == {p.category for p in demo_kb.products}
+    assert all(demo_kb.categories[c].goes_with for c in declared)
+
+
+@pytest.fixture(scope="module")
+def catalog(demo_kb: KnowledgeBase) -> dict:
+    return {p.id: p for p in demo_kb.products}
+
+
+def test_orders_reference_real_products_and_add_up(catalog: dict) -> None:
+    customers = {c["id"]: c for c in ORDERS["customers"]}
+    shipping = FACTS["shipping"]
+    prices = {m["name"]: m["price"] for m in shipping["methods"]}
+    for order in ORDERS["orders"]:
+        assert order["email"] == customers[order["customer_id"]]["email"]
+        for item in order["items"]:
+            product = catalog[item["product_id"]]
+            assert (item["title"], item["unit_price"]) == (product.title, product.price)
+            assert item.get("color") is None or item["color"] in product.colors
+            assert item.get("size") is None or item["size"] in product.sizes
+        subtotal = round(sum(i["unit_price"] * i["quantity"] for i in order["items"]), 2)
+        assert order["subtotal"] == pytest.approx(subtotal)
+        assert order["total"] == pytest.approx(order["subtotal"] + order["shipping_cost"] + order["tax"])
+        method = order["shipping_method"]
+        if method == "International":
+            expected = 0.0 if subtotal >= shipping["international"]["free_threshold"] else shipping["international"]["price"]
+        elif method == "Standard" and subtotal >= shipping["free_shipping_threshold"]:
+            expected = 0.0
+        else:
+            expected = prices[method]
+        assert order["shipping_cost"] == pytest.approx(expected), order["id"]
+
+
+def test_orders_cover_every_status_with_consistent_dates() -> None:
+    statuses = Counter(o["status"] for o in ORDERS["orders"])
+    assert set(statuses) == set(FACTS["orders"]["statuses"]) and min(statuses.values()) >= 5
+    carriers = set(FACTS["shipping"]["carriers"])
+    for order in ORDERS["orders"]:
+        shipped = order["status"] in ("shipped", "delivered", "returned")
+        assert bool(order["tracking_number"]) == shipped and (order["carrier"] in carriers) == shipped
+        assert bool(order["delivered_at"]) == (order["status"] in ("delivered", "returned"))
+        assert bool(order["cancelled_at"]) == (order["status"] == "cancelled")
+        if order["status"] == "returned":
+            assert order["return_id"] and order["refund"]["status"] in ("refunded", "processing")
+    emails = [c["email"] for c in ORDERS["customers"]]
+    assert len(emails) == len(set(emails)) and all(e.split("@")[1].startswith("example.") for e in emails)
+
+
+def test_generator_reproduces_committed_files(tmp_path: Path) -> None:
+    """The committed catalog and orders are exactly what scripts/build_demo_store.py writes."""
+    import subprocess
+    import sys
+
+    script = DEMO_KB.parents[1] / "scripts" / "build_demo_store.py"
+    result = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for name in ("catalog.jsonl", "orders.json", "categories.yml"):
+        assert (tmp_path / name).read_bytes() == (DEMO_KB / name).read_bytes(), name

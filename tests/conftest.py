@@ -18,9 +18,9 @@ from retrieval.loaders import KnowledgeBase, load_knowledge_base  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    """The packaged MiniLM, loaded once for the whole run."""
-    model = Embedder()
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    """The packaged MiniLM on the product's default backend (ONNX Runtime), loaded once for the whole run."""
+    model = Embedder(onnx_cache=tmp_path_factory.mktemp("models"))
     model.warm_up()
     return model
 

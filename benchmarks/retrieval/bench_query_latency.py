@@ -21,9 +21,8 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bot.config import DEMO_KB  # noqa: E402
+from bot.config import DEMO_KB, load_settings, make_embedder  # noqa: E402
 from retrieval.documents import Passage, product_passage  # noqa: E402
-from retrieval.embeddings import Embedder  # noqa: E402
 from retrieval.index import KnowledgeIndex  # noqa: E402
 from retrieval.loaders import load_knowledge_base  # noqa: E402
 
@@ -63,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
 
     kb = load_knowledge_base(DEMO_KB)
-    embedder = Embedder()
+    embedder = make_embedder(load_settings())  # the configured backend: ONNX Runtime by default
     embedder.warm_up()
 
     started = time.perf_counter()
@@ -96,7 +95,7 @@ def main() -> None:
         "n_queries": len(queries), "p50_ms": round(statistics.median(total), 2), "p95_ms": round(percentile(total, 0.95), 2),
         "embed_p50_ms": round(statistics.median(encode), 2), "lookup_p50_ms": round(statistics.median(lookup), 2),
         "index_build_s": round(build_s, 1), "demo_index_build_s": round(demo_build_s, 1),
-        "demo_passages": len(kb.passages()), "cpu_count": os.cpu_count(), "machine": platform.machine(),
+        "demo_passages": len(kb.passages()), "backend": embedder.backend, "cpu_count": os.cpu_count(), "machine": platform.machine(),
     }
     print(json.dumps(report))
     if args.json:

@@ -150,3 +150,18 @@ def test_generator_reproduces_committed_files(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     for name in ("catalog.jsonl", "orders.json", "categories.yml"):
         assert (tmp_path / name).read_bytes() == (DEMO_KB / name).read_bytes(), name
+
+
+def test_faq_alternates_do_not_leak_the_benchmark(demo_kb: KnowledgeBase) -> None:
+    """Alternate phrasings are training data: none may be a near copy of a held-out benchmark query."""
+    import csv
+
+    from rapidfuzz import fuzz
+
+    benchmarks = DEMO_KB.parents[1] / "benchmarks" / "retrieval"
+    queries = [row["query"].lower() for name in ("demo_paraphrases.csv", "demo_paraphrases_dev.csv")
+               for row in csv.DictReader(open(benchmarks / name, encoding="utf-8"))]
+    alternates = [a.lower() for e in demo_kb.faq for a in e.alternates]
+    assert len(alternates) >= 400
+    leaks = [(a, q) for a in alternates for q in queries if fuzz.ratio(a, q) >= 75]
+    assert leaks == []

@@ -96,3 +96,23 @@ def test_duplicate_ids_rejected(embedder: Embedder) -> None:
 def test_embeddings_are_normalised(embedder: Embedder) -> None:
     vectors = embedder.encode(["hello", "where is my order"])
     assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_onnx_and_torch_backends_agree(embedder: Embedder) -> None:
+    torch_embedder = Embedder()
+    assert embedder.backend == "onnx" and torch_embedder.backend == "torch"
+    texts = ["hi", "Can I return hiking boots I wore once on a muddy trail?", "P1001", "x " * 300]
+    assert np.abs(embedder.encode(texts) - torch_embedder.encode(texts)).max() < 1e-4
+    batched = embedder.encode(texts * 20)  # length-sorted batches come back in input order
+    assert np.allclose(batched[:4], batched[4:8], atol=1e-5) and np.allclose(batched[:4], embedder.encode(texts), atol=1e-5)
+
+
+def test_faq_alternates_are_extra_question_views(embedder: Embedder) -> None:
+    plain = faq_passage(FaqEntry("a", "Can I change my order?", "Until it ships."))
+    rich = faq_passage(FaqEntry("a", "Can I change my order?", "Until it ships.", alternates=("switch the size I ordered",)))
+    assert [role for role, _ in rich.embedding_views()] == ["question", "question", "content"]
+    assert "switch the size" in rich.index_text()
+    rich_index = KnowledgeIndex.build([rich, faq_passage(FAQ[0])], embedder)
+    plain_index = KnowledgeIndex.build([plain, faq_passage(FAQ[0])], embedder)
+    query = "switch the size I ordered"
+    assert rich_index.search(query, k=1)[0].similarity > plain_index.search(query, k=1)[0].similarity

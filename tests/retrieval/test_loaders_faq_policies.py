@@ -20,6 +20,17 @@ def test_faq_csv_yaml_json_agree(tmp_path: Path) -> None:
     assert loaded[0][0].answer == "$5.95, free over $75."
 
 
+def test_faq_alternates_from_csv_and_yaml(tmp_path: Path) -> None:
+    csv_path = write(tmp_path / "faq.csv", "id,question,answer,alternates\nret,Can I return?,30 days.,send it back | return deadline\n")
+    yaml_path = write(tmp_path / "faq.yml", "- id: ret\n  question: Can I return?\n  answer: 30 days.\n"
+                                            "  alternates: [send it back, return deadline]\n")
+    assert load_faq(csv_path) == load_faq(yaml_path)
+    assert load_faq(csv_path)[0].alternates == ("send it back", "return deadline")
+    bad = write(tmp_path / "bad.yml", "- id: ret\n  question: Q?\n  answer: A.\n  alternates: {a: 1}\n")
+    with pytest.raises(DataError, match="alternates must be a list"):
+        load_faq(bad)
+
+
 def test_faq_errors_name_line_and_field(tmp_path: Path) -> None:
     path = write(tmp_path / "faq.csv", "id,question,answer\na,Q?,A.\nb,,A.\na,Q2?,A2.\nc,Q3?,\n")
     with pytest.raises(DataError) as caught:

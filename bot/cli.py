@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -59,6 +60,8 @@ kb_option = click.option("--kb", type=click.Path(path_type=Path, file_okay=False
 @click.pass_context
 def main(ctx: click.Context, config: Path | None) -> None:
     """Self-hosted customer-service chatbot for online stores."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("shopbot").setLevel(logging.INFO)
     ctx.ensure_object(dict)["config"] = config
 
 
@@ -169,7 +172,9 @@ def eval_retrieval(ctx: click.Context, faq_path: Path, queries_path: Path, json_
         queries = load_queries(queries_path, {e.id for e in faq})
     except DataError as exc:
         raise UserError(str(exc)) from None
-    embedder = make_embedder(settings)
+    started = time.perf_counter()
+    embedder = make_embedder(settings, faq, progress=sys.stderr.isatty())
+    tuning_seconds = time.perf_counter() - started
     embedder.warm_up()
     started = time.perf_counter()
     index = KnowledgeIndex.build([faq_passage(e) for e in faq], embedder, settings.retrieval.to_config(),
@@ -177,7 +182,9 @@ def eval_retrieval(ctx: click.Context, faq_path: Path, queries_path: Path, json_
     build_seconds = time.perf_counter() - started
     report: dict[str, Any] = evaluate_faq_retrieval(index, queries)
     report.update({"faq": str(faq_path), "queries": str(queries_path), "n_faq": len(faq),
-                   "index_build_s": round(build_seconds, 2), "model": embedder.model_id})
+                   "index_build_s": round(build_seconds, 2), "model": embedder.model_id,
+                   "finetuned": embedder.model_path.name.startswith("faq-tuned-"),
+                   "finetune_and_load_s": round(tuning_seconds, 2)})
     for miss in report["misses"]:
         click.echo(f"  miss (rank {miss['rank'] or '>10'}): {miss['query']!r} -> expected {miss['expected']}, "
                    f"got {', '.join(miss['top'])}", err=True)

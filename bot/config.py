@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -9,7 +10,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from retrieval.documents import FaqEntry
 from retrieval.embeddings import Embedder
+from retrieval.finetune import METADATA, FinetuneConfig, finetune_on_faq, tuned_model_folder, worth_tuning
 from retrieval.index import RetrievalConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +37,20 @@ class RetrievalSettings(BaseModel):
         return RetrievalConfig(**self.model_dump())
 
 
+class FinetuneSettings(BaseModel):
+    """Mirrors `retrieval.finetune.FinetuneConfig`, plus the switch."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    epochs: int = 2
+    learning_rate: float = 2e-5
+    batch_size: int = 32
+    min_alternates: int = 50
+
+    def to_config(self) -> FinetuneConfig:
+        return FinetuneConfig(**self.model_dump(exclude={"enabled"}))
+
+
 class Settings(BaseModel):
     """Everything a deployment can configure."""
 
@@ -44,6 +61,7 @@ class Settings(BaseModel):
     embedding_backend: Literal["onnx", "torch"] = "onnx"  # onnx: ONNX Runtime on the CPU, ~3x faster per query
     device: str = "cpu"
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)  # tune the embedder on the FAQ
     answer_min_similarity: float = 0.45  # below this cosine similarity the FAQ answer is not trusted
 
 
@@ -51,10 +69,23 @@ ENV_VARS = {"SHOPBOT_KB": "kb_dir", "SHOPBOT_CACHE_DIR": "cache_dir", "SHOPBOT_E
             "SHOPBOT_EMBEDDING_BACKEND": "embedding_backend", "SHOPBOT_DEVICE": "device"}
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings describe (the ONNX export is cached under `cache_dir/models`)."""
+def make_embedder(settings: Settings, faq: list[FaqEntry] | None = None, progress: bool = False) -> Embedder:
+    """The embedder the settings describe.
+
+    With `finetune.enabled` and an FAQ that has enough alternate phrasings, the base model is fine-tuned on the
+    FAQ once (cached under `cache_dir/models`, keyed by the FAQ's fingerprint) and that model is used.
+    """
     onnx_cache = settings.cache_dir / "models" if settings.embedding_backend == "onnx" else None
-    return Embedder(settings.embedding_model, device=settings.device, onnx_cache=onnx_cache)
+    base = Embedder(settings.embedding_model, device=settings.device, onnx_cache=onnx_cache)
+    config = settings.finetune.to_config()
+    if not (settings.finetune.enabled and faq and worth_tuning(faq, config)):
+        return base
+    folder = tuned_model_folder(faq, base, settings.cache_dir / "models", config)
+    if not (folder / METADATA).is_file():
+        logging.getLogger("shopbot").info("Tuning the embedder on %d FAQ entries (once per FAQ version; about "
+                                          "%d s on 2 cores) ...", len(faq), 50 * config.epochs)
+        finetune_on_faq(faq, base, folder, config, progress=progress)
+    return Embedder(folder, device=settings.device, onnx_cache=onnx_cache)
 
 
 class ConfigError(ValueError):
@@ -74,6 +105,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             raise ConfigError(f"{path}: configuration must be a mapping")
         data.update(loaded)
     data.update({field: os.environ[var] for var, field in ENV_VARS.items() if os.environ.get(var)})
+    if os.environ.get("SHOPBOT_FINETUNE"):
+        data["finetune"] = {**(data.get("finetune") or {}), "enabled": os.environ["SHOPBOT_FINETUNE"]}
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings(**data)

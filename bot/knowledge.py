@@ -33,7 +33,7 @@ def index_folder(settings: Settings, kb: KnowledgeBase) -> Path:
 def open_store(settings: Settings, progress: bool = False, embedder: Embedder | None = None) -> StoreKnowledge:
     """Load the knowledge base in `settings.kb_dir` and its index (rebuilt only when the data changed)."""
     kb = load_knowledge_base(settings.kb_dir)
-    embedder = embedder or make_embedder(settings)
+    embedder = embedder or make_embedder(settings, kb.faq, progress=progress)
     index, built = load_or_build(kb.passages(), embedder, index_folder(settings, kb),
                                  settings.retrieval.to_config(), progress=progress)
     return StoreKnowledge(kb, index, ProductSearch(kb, index), built)

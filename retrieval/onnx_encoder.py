@@ -6,6 +6,7 @@ model's own sentence-transformers modules, so the vectors equal the PyTorch ones
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import tempfile
@@ -24,7 +25,8 @@ def export_onnx(model: Any, folder: Path) -> Path:
     if path.is_file():
         return path
     folder.mkdir(parents=True, exist_ok=True)
-    encoder = model[0].auto_model.eval()
+    # Export a copy: tracing leaves the traced module unfit for padded batches afterwards.
+    encoder = copy.deepcopy(model[0].auto_model).eval()
     sample = model.preprocess(["a short example sentence"])
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
     axes = {n: {0: "batch", 1: "tokens"} for n in names} | {"token_embeddings": {0: "batch", 1: "tokens"}}

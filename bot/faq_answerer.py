@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from bot.knowledge import StoreKnowledge
 from retrieval.documents import SearchHit
-from retrieval.products import ProductHit
+from retrieval.products import ProductHit, ProductResults
 
 
 @dataclass
@@ -39,9 +39,8 @@ class FaqAnswerer:
         if best.kind == "product":
             results = self.store.products.recommend(text, k=self.k_products)
             if results.hits:
-                described = f" ({results.filters.describe()})" if not results.filters.is_empty() else ""
-                lead = f"Here are some products{described}:"
-                return Answer(lead, [f"product:{h.product.id}" for h in results.hits], results.hits, hits=hits)
+                return Answer(self._product_lead(results), [f"product:{h.product.id}" for h in results.hits],
+                              results.hits, hits=hits)
             return Answer(f"I couldn't find products matching that ({results.filters.describe()}).", [], confident=False,
                           hits=hits)
         answer_hit = next((h for h in hits if h.kind in ("faq", "policy")), None)
@@ -49,6 +48,15 @@ class FaqAnswerer:
             return self._fallback(hits)
         passage = answer_hit.passage
         return Answer(passage.text, [passage.id], hits=hits)
+
+    @staticmethod
+    def _product_lead(results: ProductResults) -> str:
+        described = results.filters.describe()
+        if results.mode == "similar" and results.anchor:
+            return f"Products similar to the {results.anchor.title}" + (f" ({described}):" if described else ":")
+        if results.mode == "goes_with" and results.anchor:
+            return f"These go well with the {results.anchor.title}" + (f" ({described}):" if described else ":")
+        return "Here are some products" + (f" ({described}):" if described else ":")
 
     def _fallback(self, hits: list[SearchHit]) -> Answer:
         name = self.store.kb.name

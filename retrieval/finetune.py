@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from retrieval.atomic import atomic_folder
 from retrieval.documents import FaqEntry, faq_passage
 from retrieval.embeddings import Embedder
 
@@ -59,9 +60,6 @@ def tuned_model_folder(faq: list[FaqEntry], base: Embedder, root: Path, config: 
 def finetune_on_faq(faq: list[FaqEntry], base: Embedder, folder: Path, config: FinetuneConfig | None = None,
                     progress: bool = False) -> Path:
     """Fine-tune a copy of `base`'s model on the FAQ and save it to `folder` (written atomically)."""
-    import shutil
-    import tempfile
-
     import torch
     from sentence_transformers import SentenceTransformer
     from tqdm.auto import tqdm
@@ -95,20 +93,11 @@ def finetune_on_faq(faq: list[FaqEntry], base: Embedder, folder: Path, config: F
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
     bar.close()
     model.eval()
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-    try:
+    with atomic_folder(Path(folder)) as staging:
         model.save(str(staging))
         (staging / METADATA).write_text(json.dumps({
             "base_model": base.model_id, "config": asdict(config), "n_pairs": len(pairs), "n_faq": len(faq),
             "steps": steps, "final_loss": round(sum(losses[-5:]) / max(1, len(losses[-5:])), 4),
             "seconds": round(time.perf_counter() - started, 1),
         }, indent=2))
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return folder

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.atomic import atomic_folder
 from retrieval.dense_index import DenseIndex
 from retrieval.documents import PASSAGE_KINDS, VIEW_ROLES, Passage, PassageKind, SearchHit, ViewRole
 from retrieval.embeddings import Embedder
@@ -128,10 +127,7 @@ class KnowledgeIndex:
 
     def save(self, folder: Path) -> None:
         """Write the index to `folder` atomically (a half-written index is never left behind)."""
-        folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-        try:
+        with atomic_folder(Path(folder)) as staging:
             with open(staging / "passages.jsonl", "w", encoding="utf-8") as out:
                 for passage in self.passages:
                     out.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
@@ -140,12 +136,6 @@ class KnowledgeIndex:
             (staging / "keyword").mkdir()
             self.keyword.save(staging / "keyword")
             (staging / "manifest.json").write_text(json.dumps(self.manifest, indent=2))
-            if folder.exists():
-                shutil.rmtree(folder)
-            staging.rename(folder)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path, embedder: Embedder) -> KnowledgeIndex:

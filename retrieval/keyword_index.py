@@ -20,6 +20,7 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, texts: list[str], k1: float = 1.2, b: float = 0.75) -> KeywordIndex:
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         model = bm25s.BM25(k1=k1, b=b)
         corpus = [keyword_tokens(t) or ["__empty__"] for t in texts]
         model.index(corpus, show_progress=False)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from retrieval.atomic import atomic_folder
 
 
 def export_onnx(model: Any, folder: Path) -> Path:
@@ -24,7 +25,6 @@ def export_onnx(model: Any, folder: Path) -> Path:
     path = folder / "model.onnx"
     if path.is_file():
         return path
-    folder.mkdir(parents=True, exist_ok=True)
     # Export a copy: tracing leaves the traced module unfit for padded batches afterwards.
     encoder = copy.deepcopy(model[0].auto_model).eval()
     sample = model.preprocess(["a short example sentence"])
@@ -39,18 +39,11 @@ def export_onnx(model: Any, folder: Path) -> Path:
         def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
             return self.encoder(**dict(zip(names, inputs))).last_hidden_state
 
-    staging = Path(tempfile.mkdtemp(dir=folder))
-    try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(_Wrapper(), tuple(sample[n] for n in names), str(staging / "model.onnx"),
-                              input_names=names, output_names=["token_embeddings"], dynamic_axes=axes,
-                              opset_version=17, dynamo=False)
-        os.replace(staging / "model.onnx", path)
-    finally:
-        for leftover in staging.iterdir():
-            leftover.unlink()
-        staging.rmdir()
+    with atomic_folder(folder) as staging, warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Wrapper(), tuple(sample[n] for n in names), str(staging / "model.onnx"),
+                          input_names=names, output_names=["token_embeddings"], dynamic_axes=axes,
+                          opset_version=17, dynamo=False)
     return path
 
 

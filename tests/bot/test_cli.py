@@ -84,11 +84,13 @@ def test_eval_retrieval_rejects_unknown_faq_ids(runner: CliRunner, tmp_path: Pat
 
 
 def test_chat_answers_with_source_and_products(runner: CliRunner) -> None:
-    conversation = "How long do refunds take?\nblue running shoes under $80\nwhat is the meaning of life\n/quit\n"
+    conversation = ("How long do refunds take?\nblue running shoes under $80\nwhat goes with the Moonrise 2 Tent\n"
+                    "what is the meaning of life\n/quit\n")
     result = runner.invoke(main, ["chat"], input=conversation)
     assert result.exit_code == 0, result.output
     assert "[source: faq:refund-timing]" in result.output
     assert "Here are some products (under $80, Running Shoes, blue):" in result.output
+    assert "These go well with the Moonrise 2 Tent:" in result.output
     assert "Sorry, I couldn't find that" in result.output
     assert result.output.rstrip().endswith("bye")
 

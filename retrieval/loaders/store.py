@@ -77,9 +77,9 @@ def load_knowledge_base(root: Path) -> KnowledgeBase:
     if not root.is_dir():
         raise DataError([DataIssue(str(root), "knowledge-base folder not found")])
     facts = _load_facts(root / "store.yml")
-    sources = facts.get("sources") or {}
+    sources = _strip(facts.get("sources")) or {}
     if not isinstance(sources, dict):
-        raise DataError([DataIssue(str(root / "store.yml"), "'sources' must be a mapping", facts.get("__line__"), "sources")])
+        raise DataError([DataIssue(str(root / "store.yml"), "'sources' must be a mapping", None, "sources")])
 
     problems: list[DataIssue] = []
     kb = KnowledgeBase(root=root, name=str(facts.get("name") or root.name), facts=_strip(facts))

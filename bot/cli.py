@@ -73,9 +73,48 @@ def chat(ctx: click.Context, kb: Path | None) -> None:
     from bot.channels.terminal import run_chat
     from bot.faq_answerer import FaqAnswerer
 
+    from bot.nlu.pipeline import latest_model, load_store_parser
+
     settings = _settings(ctx, kb)
     store = _open(settings)
-    run_chat(FaqAnswerer(store, settings.answer_min_similarity), store.kb.name)
+    folder = latest_model(store.kb, settings.cache_dir)
+    parser = load_store_parser(store.kb, folder) if folder is not None else None
+    if parser is None:
+        click.echo("No NLU model yet (run `shopbot train`); /debug shows retrieval only.", err=True)
+    run_chat(FaqAnswerer(store, settings.answer_min_similarity), store.kb.name, parser=parser)
+
+
+@main.group(name="train", invoke_without_command=True)
+@kb_option
+@click.option("--force", is_flag=True, help="Train even when the data has not changed.")
+@click.pass_context
+def train_group(ctx: click.Context, kb: Path | None, force: bool) -> None:
+    """Train the store's models (`shopbot train` alone trains the NLU)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(train_nlu_command, kb=kb, force=force)
+
+
+@train_group.command(name="nlu")
+@kb_option
+@click.option("--force", is_flag=True, help="Train even when the data has not changed.")
+@click.pass_context
+def train_nlu_command(ctx: click.Context, kb: Path | None, force: bool) -> None:
+    """Validate nlu.yml and sentiment data, then fine-tune the intent + sentiment BERT."""
+    from bot.nlu.pipeline import train_store_nlu
+    from retrieval.loaders import load_knowledge_base
+
+    settings = _settings(ctx, kb)
+    try:
+        store = load_knowledge_base(settings.kb_dir)
+        folder, metadata, trained = train_store_nlu(store, settings.cache_dir, force=force,
+                                                    progress=sys.stderr.isatty())
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    state = f"trained in {metadata['train_seconds']} s" if trained else "up to date (data unchanged)"
+    click.echo(f"NLU model {state}: {folder}")
+    click.echo(json.dumps({"intents": len(metadata["intents"]), "examples": metadata["n_intent_examples"],
+                           "sentiment_examples": metadata["n_sentiment_examples"],
+                           "oos_threshold": round(metadata["oos_threshold"], 3), **metadata["metrics"]}))
 
 
 @main.command()

@@ -102,6 +102,34 @@ class ProductFilters:
         return ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class PriceRange:
+    """A price constraint found in text, with the character spans that state it."""
+
+    min_price: float | None
+    max_price: float | None
+    spans: tuple[tuple[int, int], ...]
+
+
+def find_price_range(text: str) -> PriceRange | None:
+    """"between $50 and $100", "under 80 dollars", "over $150", "around $60" (+-20%), or None."""
+    if (match := _RANGE.search(text)):
+        low, high = [float(g.replace(",", ".")) for g in match.groups() if g is not None]
+        return PriceRange(min(low, high), max(low, high), (match.span(),))
+    low = high = None
+    spans = []
+    if (match := _MAX.search(text)):
+        high = _money(match)
+        spans.append(match.span())
+    if (match := _MIN.search(text)):
+        low = _money(match)
+        spans.append(match.span())
+    if not spans and (match := _AROUND.search(text)):
+        price = _money(match)
+        return PriceRange(round(price * 0.8, 2), round(price * 1.2, 2), (match.span(),))
+    return PriceRange(low, high, tuple(spans)) if spans else None
+
+
 @dataclass
 class CatalogVocabulary:
     """The colours, brands and categories a catalog has, for recognising them in text."""
@@ -151,21 +179,14 @@ def parse_product_query(text: str, vocab: CatalogVocabulary) -> tuple[ProductFil
         nonlocal rest
         rest = rest.replace(match.group(0), " ", 1)
 
-    if (match := _RANGE.search(rest)):
-        low, high = [float(g.replace(",", ".")) for g in match.groups() if g is not None]
-        values["min_price"], values["max_price"] = min(low, high), max(low, high)
-        take(match)
-    else:
-        if (match := _MAX.search(rest)):
-            values["max_price"] = _money(match)
-            take(match)
-        if (match := _MIN.search(rest)):
-            values["min_price"] = _money(match)
-            take(match)
-        if "max_price" not in values and "min_price" not in values and (match := _AROUND.search(rest)):
-            price = _money(match)
-            values["min_price"], values["max_price"] = round(price * 0.8, 2), round(price * 1.2, 2)
-            take(match)
+    price = find_price_range(rest)
+    if price is not None:
+        if price.min_price is not None:
+            values["min_price"] = price.min_price
+        if price.max_price is not None:
+            values["max_price"] = price.max_price
+        for start, end in sorted(price.spans, reverse=True):
+            rest = rest[:start] + " " + rest[end:]
 
     lowered = rest.lower()
     colors = []

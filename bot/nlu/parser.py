@@ -1,0 +1,78 @@
+"""Parse a shopper's message into Rasa's shape: intent and ranking, entities, and sentiment.
+
+>>> parser = NluParser.load(Path(".shopbot_cache/nlu/<model>"), extractor)
+>>> parser.parse("where is my order 10482?")["intent"]
+{'name': 'order_status', 'confidence': 0.97}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bot.nlu.entities import EntityExtractor
+from bot.nlu.model import JointIntentSentiment, load_model, softmax
+
+MAX_CHARS = 2000   # longer messages are cut before tokenising (the model reads at most max_tokens anyway)
+RANKING_SIZE = 10
+
+
+class NluParser:
+    """Runs the joint model (one forward pass for intent and sentiment) and the entity extractor."""
+
+    def __init__(self, model: JointIntentSentiment, tokenizer: Any, metadata: dict[str, Any],
+                 extractor: EntityExtractor | None = None):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.metadata = metadata
+        self.extractor = extractor or EntityExtractor()
+        self.intents: list[str] = metadata["intents"]
+        self.sentiments: list[str] = metadata["sentiments"]
+        self.oos_label: str = metadata.get("oos_label", "oos")
+        self.threshold = float(metadata.get("oos_threshold", 0.0))
+
+    @classmethod
+    def load(cls, folder: Path, extractor: EntityExtractor | None = None, device: str = "cpu") -> NluParser:
+        model, tokenizer, metadata = load_model(Path(folder), device)
+        return cls(model, tokenizer, metadata, extractor)
+
+    def parse(self, text: str) -> dict[str, Any]:
+        """One message; see `parse_batch`."""
+        return self.parse_batch([text])[0]
+
+    def parse_batch(self, texts: list[str]) -> list[dict[str, Any]]:
+        """Parse messages together (one forward pass). Never raises on odd text: empty, emoji, any script."""
+        cleaned = [(t or "")[:MAX_CHARS] for t in texts]
+        live = [i for i, t in enumerate(cleaned) if t.strip()]
+        results: list[dict[str, Any]] = [self._empty(t) for t in cleaned]
+        if not live:
+            return results
+        with torch.inference_mode():
+            features = self.tokenizer([cleaned[i] for i in live], padding=True, truncation=True,
+                                      max_length=int(self.metadata.get("max_tokens", 64)), return_tensors="pt")
+            features = {k: v.to(next(self.model.parameters()).device) for k, v in features.items()}
+            intent_logits, sentiment_logits = self.model(**features)
+        intent_probs = softmax(intent_logits.float().cpu().numpy() / self.metadata.get("intent_temperature", 1.0))
+        sentiment_probs = softmax(sentiment_logits.float().cpu().numpy() / self.metadata.get("sentiment_temperature", 1.0))
+        for row, i in enumerate(live):
+            results[i] = self._result(cleaned[i], intent_probs[row], sentiment_probs[row])
+        return results
+
+    def _result(self, text: str, intent_probs: np.ndarray, sentiment_probs: np.ndarray) -> dict[str, Any]:
+        order = np.argsort(-intent_probs)[:RANKING_SIZE]
+        ranking = [{"name": self.intents[j], "confidence": round(float(intent_probs[j]), 4)} for j in order]
+        best = ranking[0]
+        intent = dict(best)
+        if best["confidence"] < self.threshold and best["name"] != self.oos_label:
+            intent = {"name": self.oos_label, "confidence": round(1.0 - best["confidence"], 4)}
+        sentiment = int(np.argmax(sentiment_probs))
+        return {"text": text, "intent": intent, "intent_ranking": ranking, "entities": self.extractor.extract(text),
+                "sentiment": {"label": self.sentiments[sentiment], "score": round(float(sentiment_probs[sentiment]), 4)}}
+
+    def _empty(self, text: str) -> dict[str, Any]:
+        return {"text": text, "intent": {"name": self.oos_label, "confidence": 0.0}, "intent_ranking": [],
+                "entities": [], "sentiment": {"label": "neutral", "score": 0.0}}
+

@@ -1,0 +1,198 @@
+"""Fine-tune the joint intent + sentiment model; calibrate it; pick the out-of-scope threshold.
+
+Training is joint: a batch mixes intent examples (no sentiment label) and sentiment examples (no intent
+label); each head's loss ignores the rows it has no label for. A stratified held-out slice of the intent data
+is never trained on: it fits the temperature of each head (calibrated confidences) and the confidence
+threshold below which a message is out of scope, and gives the metrics written to the metadata.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score
+from tqdm.auto import tqdm
+
+from bot.nlu.data import SENTIMENT_LABELS, Example
+from bot.nlu.model import MAX_TOKENS, JointIntentSentiment, load_encoder, save_model, softmax
+
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings (recorded in the model's metadata)."""
+
+    epochs: int = 4
+    batch_size: int = 32
+    encoder_lr: float = 5e-5
+    head_lr: float = 2e-3
+    holdout: float = 0.1          # share of each intent kept back for calibration and metrics
+    seed: int = 7
+    max_tokens: int = MAX_TOKENS
+    oos_label: str = "oos"
+
+
+def split_holdout(examples: list[Example], share: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Stratified split: about `share` of each label (at least one, when a label has 5 or more) held out."""
+    rng = random.Random(seed)
+    by_label: dict[str, list[Example]] = {}
+    for example in examples:
+        by_label.setdefault(example.label, []).append(example)
+    train, held = [], []
+    for label in sorted(by_label):
+        items = by_label[label][:]
+        rng.shuffle(items)
+        n = int(round(len(items) * share)) if len(items) >= 5 else 0
+        held += items[:n]
+        train += items[n:]
+    return train, held
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature minimising held-out negative log-likelihood (grid search, 0.25..8)."""
+    if len(labels) == 0:
+        return 1.0
+    best, best_nll = 1.0, float("inf")
+    for temperature in np.exp(np.linspace(np.log(0.25), np.log(8.0), 60)):
+        scaled = logits / temperature
+        scaled = scaled - scaled.max(axis=1, keepdims=True)
+        log_probs = scaled - np.log(np.exp(scaled).sum(axis=1, keepdims=True))
+        nll = -log_probs[np.arange(len(labels)), labels].mean()
+        if nll < best_nll:
+            best, best_nll = float(temperature), float(nll)
+    return best
+
+
+def choose_threshold(confidence: np.ndarray, predicted: np.ndarray, gold: np.ndarray, oos_index: int | None) -> float:
+    """Confidence below which a prediction becomes out of scope.
+
+    With out-of-scope rows held out: the threshold maximising the mean of in-scope accuracy and out-of-scope
+    recall. Without: the 5th percentile of the confidences of correct predictions (few right answers lost).
+    """
+    if len(gold) == 0:
+        return 0.0
+    is_oos = gold == oos_index if oos_index is not None else np.zeros(len(gold), bool)
+    if is_oos.any() and (~is_oos).any():
+        best, best_score = 0.0, -1.0
+        for threshold in np.linspace(0.0, 0.95, 96):
+            final = np.where(confidence < threshold, oos_index, predicted)
+            score = ((final[~is_oos] == gold[~is_oos]).mean() + (final[is_oos] == oos_index).mean()) / 2
+            if score > best_score + 1e-9:
+                best, best_score = float(threshold), float(score)
+        return best
+    correct = confidence[predicted == gold]
+    return float(np.percentile(correct, 5)) if len(correct) else 0.0
+
+
+def _batches(tokenizer: Any, rows: list[tuple[str, int, int]], size: int, max_tokens: int, shuffle: bool,
+             rng: random.Random) -> list[tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]]:
+    order = list(range(len(rows)))
+    if shuffle:
+        rng.shuffle(order)
+    out = []
+    for start in range(0, len(order), size):
+        chunk = [rows[i] for i in order[start:start + size]]
+        features = tokenizer([r[0] for r in chunk], padding=True, truncation=True, max_length=max_tokens,
+                             return_tensors="pt")
+        out.append((dict(features), torch.tensor([r[1] for r in chunk]), torch.tensor([r[2] for r in chunk])))
+    return out
+
+
+@torch.inference_mode()
+def predict_logits(model: JointIntentSentiment, tokenizer: Any, texts: list[str], max_tokens: int = MAX_TOKENS,
+                   batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Raw (uncalibrated) intent and sentiment logits for texts."""
+    model.eval()
+    intents, sentiments = [], []
+    for start in range(0, len(texts), batch_size):
+        features = tokenizer(texts[start:start + batch_size], padding=True, truncation=True, max_length=max_tokens,
+                             return_tensors="pt")
+        intent_logits, sentiment_logits = model(**features)
+        intents.append(intent_logits.float().numpy())
+        sentiments.append(sentiment_logits.float().numpy())
+    return np.concatenate(intents), np.concatenate(sentiments)
+
+
+def train_nlu(intent_examples: list[Example], sentiment_examples: list[Example], encoder_path: Path, folder: Path,
+              config: TrainConfig | None = None, progress: bool = False, extra_metadata: dict[str, Any] | None = None,
+              device: str = "cpu") -> dict[str, Any]:
+    """Train, calibrate and save a model into `folder`; returns its metadata."""
+    config = config or TrainConfig()
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    intents = sorted({e.label for e in intent_examples})
+    intent_index = {label: i for i, label in enumerate(intents)}
+    sentiment_index = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
+    train, held = split_holdout(intent_examples, config.holdout, config.seed)
+    sentiment_train, sentiment_held = split_holdout(sentiment_examples, config.holdout, config.seed)
+    rows = [(e.text, intent_index[e.label], IGNORE) for e in train]
+    rows += [(e.text, IGNORE, sentiment_index[e.label]) for e in sentiment_train]
+
+    encoder, tokenizer = load_encoder(encoder_path)
+    model = JointIntentSentiment(encoder, len(intents), len(SENTIMENT_LABELS)).to(device)
+    optimizer = torch.optim.AdamW([
+        {"params": model.encoder.parameters(), "lr": config.encoder_lr},
+        {"params": list(model.intent_head.parameters()) + list(model.sentiment_head.parameters()), "lr": config.head_lr},
+    ], weight_decay=0.01)
+    steps = config.epochs * -(-len(rows) // config.batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / max(1, steps)))
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
+    bar = tqdm(total=steps, desc="Training NLU", unit="step", disable=not progress)
+    for _ in range(config.epochs):
+        model.train()
+        for features, intent_labels, sentiment_labels in _batches(tokenizer, rows, config.batch_size,
+                                                                  config.max_tokens, True, rng):
+            features = {k: v.to(device) for k, v in features.items()}
+            intent_logits, sentiment_logits = model(**features)
+            loss = torch.zeros((), device=device)
+            if (intent_labels != IGNORE).any():
+                loss = loss + loss_fn(intent_logits, intent_labels.to(device))
+            if (sentiment_labels != IGNORE).any():
+                loss = loss + loss_fn(sentiment_logits, sentiment_labels.to(device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+    bar.close()
+    model.eval()
+
+    metrics: dict[str, Any] = {"holdout_intent_examples": len(held), "holdout_sentiment_examples": len(sentiment_held)}
+    intent_temperature, sentiment_temperature, threshold = 1.0, 1.0, 0.0
+    oos_index = intent_index.get(config.oos_label)
+    if held:
+        logits, _ = predict_logits(model, tokenizer, [e.text for e in held], config.max_tokens)
+        gold = np.array([intent_index[e.label] for e in held])
+        intent_temperature = fit_temperature(logits, gold)
+        probs = softmax(logits / intent_temperature)
+        predicted, confidence = probs.argmax(1), probs.max(1)
+        threshold = choose_threshold(confidence, predicted, gold, oos_index)
+        final = np.where(confidence < threshold, oos_index if oos_index is not None else -1, predicted)
+        metrics.update({"intent_accuracy": round(float((final == gold).mean()), 4),
+                        "intent_macro_f1": round(float(f1_score(gold, final, average="macro")), 4)})
+    if sentiment_held:
+        _, sentiment_logits = predict_logits(model, tokenizer, [e.text for e in sentiment_held], config.max_tokens)
+        gold = np.array([sentiment_index[e.label] for e in sentiment_held])
+        sentiment_temperature = fit_temperature(sentiment_logits, gold)
+        metrics["sentiment_accuracy"] = round(float((sentiment_logits.argmax(1) == gold).mean()), 4)
+
+    metadata = {
+        "format": 1, "intents": intents, "sentiments": list(SENTIMENT_LABELS), "oos_label": config.oos_label,
+        "has_oos_class": oos_index is not None, "intent_temperature": intent_temperature,
+        "sentiment_temperature": sentiment_temperature, "oos_threshold": threshold, "max_tokens": config.max_tokens,
+        "config": asdict(config), "n_intent_examples": len(intent_examples),
+        "n_sentiment_examples": len(sentiment_examples), "metrics": metrics,
+        "train_seconds": round(time.perf_counter() - started, 1), **(extra_metadata or {}),
+    }
+    save_model(model, tokenizer, Path(folder), metadata)
+    return metadata
+

@@ -234,5 +234,88 @@ def eval_retrieval(ctx: click.Context, faq_path: Path, queries_path: Path, json_
         json_out.write_text(json.dumps(report, indent=2) + "\n")
 
 
+def _write_json(path: Path | None, report: dict[str, Any]) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+@eval_group.command(name="intent")
+@click.option("--train", "train_path", required=True, type=click.Path(path_type=Path),
+              help="Training data: CSV text,label or a Rasa nlu.yml.")
+@click.option("--test", "test_path", required=True, type=click.Path(path_type=Path),
+              help="Test data: CSV text,label or a Rasa nlu.yml.")
+@click.option("--oos-label", default="oos", show_default=True, help="The out-of-scope label, if the data has one.")
+@click.option("--epochs", type=int, default=None, help="Training epochs (default: the production setting).")
+@click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Write per_label.csv and confusion.png here.")
+def eval_intent(train_path: Path, test_path: Path, oos_label: str, epochs: int | None, json_out: Path | None,
+                report_dir: Path | None) -> None:
+    """Train a fresh intent model on TRAIN and report accuracy, macro F1 and out-of-scope figures on TEST."""
+    from dataclasses import replace
+
+    from bot.nlu.data import load_nlu_data
+    from bot.nlu.evaluation import evaluate_intent
+    from bot.nlu.trainer import TrainConfig
+
+    try:
+        train, test = load_nlu_data(train_path).examples, load_nlu_data(test_path).examples
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    config = TrainConfig(oos_label=oos_label)
+    if epochs is not None:
+        config = replace(config, epochs=epochs)
+    report = evaluate_intent(train, test, oos_label, config, report_dir, progress=sys.stderr.isatty())
+    report.update({"train": str(train_path), "test": str(test_path), "epochs": config.epochs})
+    click.echo(json.dumps(report))
+    _write_json(json_out, report)
+
+
+@eval_group.command(name="sentiment")
+@kb_option
+@click.option("--test", "test_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="CSV text,label (negative/neutral/positive, or negative/positive only).")
+@click.option("--train", "train_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Train a fresh model on this CSV instead of using the store's trained model.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.pass_context
+def eval_sentiment(ctx: click.Context, kb: Path | None, test_path: Path, train_path: Path | None,
+                   json_out: Path | None) -> None:
+    """Score the sentiment head of the store's model (or of a fresh one trained on --train)."""
+    import tempfile
+
+    from bot.nlu.data import SENTIMENT_LABELS, load_labelled_csv
+    from bot.nlu.evaluation import evaluate_sentiment
+    from bot.nlu.parser import NluParser
+    from bot.nlu.pipeline import latest_model
+    from bot.nlu.trainer import train_nlu
+    from retrieval.embeddings import packaged_minilm_path
+    from retrieval.loaders import load_knowledge_base
+
+    settings = _settings(ctx, kb)
+    try:
+        test = load_labelled_csv(test_path, SENTIMENT_LABELS)
+        train = load_labelled_csv(train_path, SENTIMENT_LABELS) if train_path else None
+        store = load_knowledge_base(settings.kb_dir) if train is None else None
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    with tempfile.TemporaryDirectory() as scratch:
+        if train is not None:
+            from bot.nlu.data import Example
+
+            placeholder = [Example("hello", "greet"), Example("bye", "goodbye")] * 5  # the intent head needs labels
+            train_nlu(placeholder, train, packaged_minilm_path(), Path(scratch), progress=sys.stderr.isatty())
+            folder = Path(scratch)
+        else:
+            folder = latest_model(store, settings.cache_dir)
+            if folder is None:
+                raise UserError("no trained model for this store: run `shopbot train` first (or pass --train)")
+        report = evaluate_sentiment(NluParser.load(folder), test)
+    report.update({"test": str(test_path), "model": "fresh" if train is not None else str(folder)})
+    click.echo(json.dumps(report))
+    _write_json(json_out, report)
+
+
 if __name__ == "__main__":
     main()

@@ -48,18 +48,28 @@ class NluParser:
         cleaned = [(t or "")[:MAX_CHARS] for t in texts]
         live = [i for i, t in enumerate(cleaned) if t.strip()]
         results: list[dict[str, Any]] = [self._empty(t) for t in cleaned]
-        if not live:
-            return results
+        if live:
+            intent_probs, sentiment_probs = self._probabilities([cleaned[i] for i in live])
+            for row, i in enumerate(live):
+                results[i] = self._result(cleaned[i], intent_probs[row], sentiment_probs[row])
+        return results
+
+    def _probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated intent and sentiment probabilities from one forward pass over non-empty texts."""
         with torch.inference_mode():
-            features = self.tokenizer([cleaned[i] for i in live], padding=True, truncation=True,
+            features = self.tokenizer(texts, padding=True, truncation=True,
                                       max_length=int(self.metadata.get("max_tokens", 64)), return_tensors="pt")
             features = {k: v.to(next(self.model.parameters()).device) for k, v in features.items()}
             intent_logits, sentiment_logits = self.model(**features)
         intent_probs = softmax(intent_logits.float().cpu().numpy() / self.metadata.get("intent_temperature", 1.0))
         sentiment_probs = softmax(sentiment_logits.float().cpu().numpy() / self.metadata.get("sentiment_temperature", 1.0))
-        for row, i in enumerate(live):
-            results[i] = self._result(cleaned[i], intent_probs[row], sentiment_probs[row])
-        return results
+        return intent_probs, sentiment_probs
+
+    def sentiment_probabilities(self, texts: list[str]) -> list[dict[str, float]]:
+        """Calibrated probability of each sentiment label, per text."""
+        cleaned = [(t or "")[:MAX_CHARS] or " " for t in texts]
+        _, sentiment_probs = self._probabilities(cleaned)
+        return [{label: float(p) for label, p in zip(self.sentiments, row)} for row in sentiment_probs]
 
     def _result(self, text: str, intent_probs: np.ndarray, sentiment_probs: np.ndarray) -> dict[str, Any]:
         order = np.argsort(-intent_probs)[:RANKING_SIZE]
@@ -70,9 +80,11 @@ class NluParser:
             intent = {"name": self.oos_label, "confidence": round(1.0 - best["confidence"], 4)}
         sentiment = int(np.argmax(sentiment_probs))
         return {"text": text, "intent": intent, "intent_ranking": ranking, "entities": self.extractor.extract(text),
-                "sentiment": {"label": self.sentiments[sentiment], "score": round(float(sentiment_probs[sentiment]), 4)}}
+                "sentiment": {"label": self.sentiments[sentiment], "score": round(float(sentiment_probs[sentiment]), 4),
+                              "probabilities": {l: round(float(p), 4) for l, p in zip(self.sentiments, sentiment_probs)}}}
 
     def _empty(self, text: str) -> dict[str, Any]:
         return {"text": text, "intent": {"name": self.oos_label, "confidence": 0.0}, "intent_ranking": [],
-                "entities": [], "sentiment": {"label": "neutral", "score": 0.0}}
+                "entities": [], "sentiment": {"label": "neutral", "score": 0.0,
+                                              "probabilities": {label: 0.0 for label in self.sentiments}}}
 

@@ -45,8 +45,9 @@ def render(answer: Answer, debug: bool = False, parse: dict[str, Any] | None = N
     return "\n".join(lines)
 
 
-def run_chat(answerer: FaqAnswerer, store_name: str, stdin: TextIO = sys.stdin, parser: NluParser | None = None) -> None:
+def run_chat(answerer: FaqAnswerer, store_name: str, stdin: TextIO | None = None, parser: NluParser | None = None) -> None:
     """Read questions until /quit or end of input; print each answer with its source."""
+    stdin = stdin or sys.stdin
     interactive = stdin.isatty()
     if interactive:
         try:

@@ -165,3 +165,26 @@ def test_faq_alternates_do_not_leak_the_benchmark(demo_kb: KnowledgeBase) -> Non
     assert len(alternates) >= 400
     leaks = [(a, q) for a in alternates for q in queries if fuzz.ratio(a, q) >= 75]
     assert leaks == []
+
+
+def test_demo_nlu_data_is_valid_and_large_enough(demo_kb: KnowledgeBase) -> None:
+    from bot.nlu.data import load_nlu_data, load_sentiment_data, validate_examples
+
+    data = load_nlu_data(DEMO_KB / "nlu.yml")
+    counts = data.counts()
+    assert len(counts) >= 30 and min(counts.values()) >= 40 and "oos" in counts
+    assert validate_examples(data.examples, min_per_label=40) == []
+    titles, brands = {p.title for p in demo_kb.products}, {p.brand for p in demo_kb.products}
+    order_ids = {o["id"] for o in ORDERS["orders"]}
+    for example in data.examples:
+        for span in example.entities:
+            assert example.text[span.start:span.end] == span.value or span.entity in ("color",), example
+            if span.entity == "product":
+                assert span.value in titles, span
+            if span.entity == "brand":
+                assert span.value in brands, span
+            if span.entity == "order_id":
+                assert span.value in order_ids, span
+    sentiment = load_sentiment_data(DEMO_KB / "sentiment.csv")
+    labels = Counter(e.label for e in sentiment)
+    assert len(sentiment) >= 800 and set(labels) == {"negative", "neutral", "positive"} and min(labels.values()) >= 200

@@ -15,7 +15,7 @@ from bot.nlu.parser import NluParser
 from bot.nlu.trainer import TrainConfig, train_nlu
 from retrieval.atomic import atomic_folder
 from retrieval.embeddings import packaged_minilm_path, resolve_model
-from retrieval.loaders import DataError, KnowledgeBase
+from retrieval.loaders import DataError, DataIssue, KnowledgeBase
 from retrieval.loaders.policies import slugify
 
 NLU_FILES = ("nlu.yml", "nlu.yaml", "nlu")
@@ -23,22 +23,17 @@ SENTIMENT_FILES = ("sentiment.yml", "sentiment.yaml", "sentiment.csv")
 MIN_EXAMPLES = 10
 
 
-def find_sources(kb: KnowledgeBase) -> tuple[Path, Path | None]:
-    """The knowledge base's NLU file (required) and sentiment file (optional)."""
+def find_sources(kb: KnowledgeBase) -> tuple[Path | None, Path | None]:
+    """The knowledge base's NLU file and sentiment file, where they exist."""
     nlu = next((kb.root / n for n in NLU_FILES if (kb.root / n).exists()), None)
-    if nlu is None:
-        raise DataError([])  # replaced below with a clear message
     return nlu, next((kb.root / n for n in SENTIMENT_FILES if (kb.root / n).exists()), None)
 
 
 def load_training_data(kb: KnowledgeBase) -> tuple[list[Example], list[Example], dict[str, Any]]:
     """Intent examples, sentiment examples and entity rules, validated; `DataError` lists every problem."""
-    try:
-        nlu_path, sentiment_path = find_sources(kb)
-    except DataError:
-        from retrieval.loaders.errors import DataIssue
-
-        raise DataError([DataIssue(str(kb.root), f"no NLU training data (looked for {', '.join(NLU_FILES)})")]) from None
+    nlu_path, sentiment_path = find_sources(kb)
+    if nlu_path is None:
+        raise DataError([DataIssue(str(kb.root), f"no NLU training data (looked for {', '.join(NLU_FILES)})")])
     data = load_nlu_data(nlu_path)
     sentiment = load_sentiment_data(sentiment_path) if sentiment_path else []
     issues = validate_examples(data.examples, MIN_EXAMPLES) + validate_examples(sentiment, MIN_EXAMPLES)

@@ -189,15 +189,12 @@ def parse_product_query(text: str, vocab: CatalogVocabulary) -> tuple[ProductFil
             rest = rest[:start] + " " + rest[end:]
 
     lowered = rest.lower()
-    colors = []
-    for phrase, color in sorted(COLOR_SYNONYMS.items(), key=lambda kv: -len(kv[0])):
-        if color in vocab.colors and re.search(rf"\b{re.escape(phrase)}\b", lowered):
-            colors.append(color)
-            lowered = re.sub(rf"\b{re.escape(phrase)}\b", " ", lowered)
-    for color in sorted(vocab.colors, key=len, reverse=True):
-        if re.search(rf"\b{re.escape(color)}\b", lowered):
-            colors.append(color)
-            lowered = re.sub(rf"\b(?:in )?{re.escape(color)}\b", " ", lowered)
+    mentions = find_colors(lowered, vocab.colors)
+    colors = [color for color, _, _ in mentions]
+    for _, start, end in sorted(mentions, key=lambda m: -m[1]):  # cut "black" and "in black" from the rest
+        if (before := re.search(r"\bin\s+$", lowered[:start])):
+            start = before.start()
+        lowered = lowered[:start] + " " * (end - start) + lowered[end:]
     if colors:
         values["colors"] = tuple(dict.fromkeys(colors))
 
@@ -241,9 +238,9 @@ def _money(match: re.Match[str]) -> float:
 
 def _find_names(text: str, names: set[str], fuzzy: bool = True) -> list[str]:
     """Names that appear in the text as whole words; with `fuzzy`, single words within a small typo too."""
+    text = _ampersands(text)
     found = [n for n in sorted(names, key=len, reverse=True)
-             if re.search(rf"\b{re.escape(n.lower())}s?\b", text.replace("&", "and").replace(" and ", " & ")) or
-             re.search(rf"\b{re.escape(n.lower())}s?\b", text)]
+             if re.search(rf"\b{re.escape(_ampersands(n.lower()))}s?\b", text)]
     if found or not fuzzy:
         return found
     single = {n.lower(): n for n in names if " " not in n and len(n) >= 5}
@@ -252,6 +249,18 @@ def _find_names(text: str, names: set[str], fuzzy: bool = True) -> list[str]:
         if match:
             found.append(single[match[0]])
     return found
+
+
+def _ampersands(text: str) -> str:
+    """Spell '&' as 'and', so 'Bags & Packs' and 'bags and packs' read alike."""
+    return re.sub(r"\s*&\s*", " and ", text)
+
+
+def find_colors(text: str, colors: set[str]) -> list[tuple[str, int, int]]:
+    """`(colour, start, end)` for each mention of one of `colors` (or a synonym of one) in lower-cased `text`."""
+    phrases = sorted(COLOR_SYNONYMS.items(), key=lambda kv: -len(kv[0])) + [(c, c) for c in sorted(colors, key=len, reverse=True)]
+    return [(color, m.start(), m.end()) for phrase, color in phrases if color in colors
+            for m in re.finditer(rf"\b{re.escape(phrase)}\b", text)]
 
 
 def _size_matches(wanted: tuple[str, ...], available: tuple[str, ...]) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from retrieval.loaders.errors import DataError, DataIssue
+from retrieval.loaders.records import compose_yaml
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 # [value](entity), [value](entity:synonym) or [value]{"entity": "name", "value": "synonym"}
@@ -159,13 +160,7 @@ def load_labelled_csv(path: Path, labels: tuple[str, ...] | None = None) -> list
 
 
 def _load_rasa_yaml(path: Path) -> NluData:
-    text = path.read_text(encoding="utf-8-sig")
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DataError([DataIssue(str(path), f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
-                                   mark.line + 1 if mark else None)]) from None
+    root = compose_yaml(path)
     problems: list[DataIssue] = []
     data = NluData()
     if root is None or not isinstance(root, yaml.MappingNode):
@@ -230,12 +225,7 @@ def load_sentiment_data(path: Path) -> list[Example]:
     path = Path(path)
     if path.suffix.lower() == ".csv":
         return load_labelled_csv(path, SENTIMENT_LABELS)
-    text = path.read_text(encoding="utf-8-sig")
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DataError([DataIssue(str(path), f"invalid YAML: {exc}", mark.line + 1 if mark else None)]) from None
+    root = compose_yaml(path)
     top = {k.value: v for k, v in root.value} if isinstance(root, yaml.MappingNode) else {}
     items = top.get("sentiment")
     if not isinstance(items, yaml.SequenceNode):

@@ -10,7 +10,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from retrieval.documents import Product
-from retrieval.filters import COLOR_SYNONYMS, SIZE_WORDS, find_price_range
+from retrieval.filters import SIZE_WORDS, find_colors, find_price_range
 
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 DEFAULT_ORDER_ID = r"(?<![\d$.])#?\d{5,8}\b(?![.,]\d)"
@@ -76,10 +76,8 @@ class EntityExtractor:
                     add(name, match.group(0), *match.span())
         self._catalog(text, add)
         lowered = text.lower()
-        for phrase, color in sorted(COLOR_SYNONYMS.items(), key=lambda kv: -len(kv[0])) + [(c, c) for c in self.colors]:
-            for match in re.finditer(rf"\b{re.escape(phrase)}\b", lowered):
-                if color in self.colors:
-                    add("color", color, *match.span())
+        for color, start, end in find_colors(lowered, self.colors):
+            add("color", color, start, end)
         for name, values in self.lookups.items():
             for value in values:
                 for match in re.finditer(rf"\b{re.escape(value.lower())}\b", lowered):

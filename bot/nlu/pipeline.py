@@ -82,5 +82,6 @@ def latest_model(kb: KnowledgeBase, cache_dir: Path) -> Path | None:
 
 def load_store_parser(kb: KnowledgeBase, folder: Path, device: str = "cpu") -> NluParser:
     """The parser of a trained model, with entity look-ups over this store's catalog."""
-    rules = json.loads((folder / "metadata.json").read_text()).get("rules", {})
-    return NluParser.load(folder, EntityExtractor.from_catalog(kb.products, **rules), device)
+    parser = NluParser.load(folder, device=device)
+    parser.extractor = EntityExtractor.from_catalog(kb.products, **parser.metadata.get("rules", {}))
+    return parser

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +144,21 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 def load_yaml_with_lines(path: Path, text: str | None = None) -> Any:
     """Parse YAML safely; each mapping gets a `__line__` key with its 1-based start line."""
     text = _read_text(path) if text is None else text
-    try:
+    with _yaml_errors(path):
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader derives from SafeLoader
+
+
+def compose_yaml(path: Path) -> yaml.Node | None:
+    """The YAML node tree of a file (nodes keep their line marks); bad YAML raises `DataError` with the line."""
+    text = _read_text(path)
+    with _yaml_errors(path):
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+@contextmanager
+def _yaml_errors(path: Path) -> Iterator[None]:
+    try:
+        yield
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -161,15 +175,16 @@ def _yaml_records(path: Path, text: str, list_keys: tuple[str, ...]) -> list[Rec
             issues.append(DataIssue(str(path), "each item must be a mapping", None))
             continue
         line = item.pop("__line__", None)
-        records.append((line, _strip_lines(item)))
+        records.append((line, strip_line_markers(item)))
     if issues:
         raise DataError(issues)
     return records
 
 
-def _strip_lines(value: Any) -> Any:
+def strip_line_markers(value: Any) -> Any:
+    """A copy of parsed YAML without the `__line__` keys `load_yaml_with_lines` added."""
     if isinstance(value, dict):
-        return {k: _strip_lines(v) for k, v in value.items() if k != "__line__"}
+        return {k: strip_line_markers(v) for k, v in value.items() if k != "__line__"}
     if isinstance(value, list):
-        return [_strip_lines(v) for v in value]
+        return [strip_line_markers(v) for v in value]
     return value

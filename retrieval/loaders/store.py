@@ -13,6 +13,7 @@ A folder holds any of `catalog.{jsonl,json,csv}`, `faq.{csv,yml,yaml,json}`, `po
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from retrieval.loaders.catalog import CatalogMapping, load_catalog
 from retrieval.loaders.errors import DataError, DataIssue
 from retrieval.loaders.faq import load_faq
 from retrieval.loaders.policies import load_policies
-from retrieval.loaders.records import load_yaml_with_lines
+from retrieval.loaders.records import load_yaml_with_lines, strip_line_markers
 
 CATALOG_NAMES = ("catalog.jsonl", "catalog.json", "catalog.csv")
 FAQ_NAMES = ("faq.csv", "faq.yml", "faq.yaml", "faq.json")
@@ -60,15 +61,12 @@ class KnowledgeBase:
         return out
 
     def product(self, product_id: str) -> Product | None:
+        """The product with this id, if the catalog has it."""
         return self._products_by_id.get(product_id)
 
-    @property
+    @cached_property
     def _products_by_id(self) -> dict[str, Product]:
-        cache = self.__dict__.get("_by_id")
-        if cache is None or len(cache) != len(self.products):
-            cache = {p.id: p for p in self.products}
-            self.__dict__["_by_id"] = cache
-        return cache
+        return {p.id: p for p in self.products}
 
 
 def load_knowledge_base(root: Path) -> KnowledgeBase:
@@ -77,35 +75,38 @@ def load_knowledge_base(root: Path) -> KnowledgeBase:
     if not root.is_dir():
         raise DataError([DataIssue(str(root), "knowledge-base folder not found")])
     facts = _load_facts(root / "store.yml")
-    sources = _strip(facts.get("sources")) or {}
+    sources = strip_line_markers(facts.get("sources")) or {}
     if not isinstance(sources, dict):
         raise DataError([DataIssue(str(root / "store.yml"), "'sources' must be a mapping", None, "sources")])
 
     problems: list[DataIssue] = []
-    kb = KnowledgeBase(root=root, name=str(facts.get("name") or root.name), facts=_strip(facts))
-
+    products: list[Product] = []
+    faq: list[FaqEntry] = []
+    policies: list[PolicySection] = []
+    categories: dict[str, Category] = {}
     catalog_spec = sources.get("catalog")
     catalog_path = _source_path(root, catalog_spec, CATALOG_NAMES)
     if catalog_path is not None:
         mapping = CatalogMapping.from_config(catalog_spec if isinstance(catalog_spec, dict) else None)
-        kb.products = _collect(problems, load_catalog, catalog_path, mapping) or []
+        products = _collect(problems, load_catalog, catalog_path, mapping) or []
     faq_path = _source_path(root, sources.get("faq"), FAQ_NAMES)
     if faq_path is not None:
-        kb.faq = _collect(problems, load_faq, faq_path) or []
+        faq = _collect(problems, load_faq, faq_path) or []
     policies_path = _source_path(root, sources.get("policies"), ("policies",))
     if policies_path is not None:
-        kb.policies = _collect(problems, load_policies, policies_path) or []
+        policies = _collect(problems, load_policies, policies_path) or []
     categories_path = root / "categories.yml"
     if categories_path.is_file():
-        kb.categories = _collect(problems, _load_categories, categories_path) or {}
+        categories = _collect(problems, _load_categories, categories_path) or {}
     if problems:
         raise DataError(problems)
-    if not (kb.products or kb.faq or kb.policies):
+    if not (products or faq or policies):
         raise DataError([DataIssue(str(root), "no catalog, FAQ or policies found "
                                               f"(looked for {', '.join(CATALOG_NAMES + FAQ_NAMES)}, policies/)")])
-    for product in kb.products:  # categories named only in the catalog still exist, with no complements
-        kb.categories.setdefault(product.category, Category(product.category))
-    return kb
+    for product in products:  # categories named only in the catalog still exist, with no complements
+        categories.setdefault(product.category, Category(product.category))
+    return KnowledgeBase(root=root, name=str(facts.get("name") or root.name), products=products, faq=faq,
+                         policies=policies, categories=categories, facts=strip_line_markers(facts))
 
 
 def _collect(problems: list[DataIssue], loader: Any, *args: Any) -> Any:
@@ -160,11 +161,3 @@ def _load_categories(path: Path) -> dict[str, Category]:
     if problems:
         raise DataError(problems)
     return categories
-
-
-def _strip(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k != "__line__"}
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    return value

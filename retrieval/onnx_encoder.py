@@ -15,7 +15,44 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.atomic import atomic_folder
+
+def export_module_onnx(module: Any, sample: dict[str, Any], output_names: list[str], path: Path) -> Path:
+    """Export a PyTorch module called as `module(**inputs)` to `path` (atomically), with dynamic batch and length.
+
+    A copy is exported: tracing leaves the traced module unfit for padded batches afterwards.
+    """
+    import torch
+
+    names = list(sample)
+    copied = copy.deepcopy(module).eval()
+
+    class _Positional(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = copied
+
+        def forward(self, *inputs: torch.Tensor) -> Any:
+            return self.inner(**dict(zip(names, inputs)))
+
+    axes = {n: {0: "batch", 1: "tokens"} for n in names}
+    staging = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Positional(), tuple(sample[n] for n in names), str(staging), input_names=names,
+                          output_names=output_names, dynamic_axes=axes, opset_version=17, dynamo=False)
+    os.replace(staging, path)
+    return path
+
+
+def onnx_session(path: Path, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session for `path`, using up to 4 threads."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def export_onnx(model: Any, folder: Path) -> Path:
@@ -25,41 +62,28 @@ def export_onnx(model: Any, folder: Path) -> Path:
     path = folder / "model.onnx"
     if path.is_file():
         return path
-    # Export a copy: tracing leaves the traced module unfit for padded batches afterwards.
-    encoder = copy.deepcopy(model[0].auto_model).eval()
-    sample = model.preprocess(["a short example sentence"])
-    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
-    axes = {n: {0: "batch", 1: "tokens"} for n in names} | {"token_embeddings": {0: "batch", 1: "tokens"}}
+    encoder = model[0].auto_model
 
-    class _Wrapper(torch.nn.Module):
+    class _TokenEmbeddings(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.encoder = encoder
 
-        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            return self.encoder(**dict(zip(names, inputs))).last_hidden_state
+        def forward(self, **inputs: torch.Tensor) -> torch.Tensor:
+            return self.encoder(**inputs).last_hidden_state
 
-    with atomic_folder(folder) as staging, warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_Wrapper(), tuple(sample[n] for n in names), str(staging / "model.onnx"),
-                          input_names=names, output_names=["token_embeddings"], dynamic_axes=axes,
-                          opset_version=17, dynamo=False)
-    return path
+    features = model.preprocess(["a short example sentence"])
+    sample = {n: features[n] for n in ("input_ids", "attention_mask", "token_type_ids") if n in features}
+    return export_module_onnx(_TokenEmbeddings(), sample, ["token_embeddings"], path)
 
 
 class OnnxEncoder:
     """Token embeddings from ONNX Runtime, pooled by the sentence-transformers modules after the transformer."""
 
     def __init__(self, model: Any, cache_dir: Path, model_key: str, threads: int | None = None):
-        import onnxruntime
-
         self.model = model
         folder = cache_dir / "onnx" / hashlib.sha1(model_key.encode()).hexdigest()[:16]
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(export_onnx(model, folder)), options,
-                                                    providers=["CPUExecutionProvider"])
+        self.session = onnx_session(export_onnx(model, folder), threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def encode(self, texts: list[str]) -> np.ndarray:

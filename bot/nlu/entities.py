@@ -40,7 +40,11 @@ class EntityExtractor:
     def __post_init__(self) -> None:
         self._order_id = re.compile("|".join(self.regexes.get("order_id", [])) or DEFAULT_ORDER_ID)
         self._lower_titles = [t.lower() for t in self.titles]
+        self._title_by_lower = dict(zip(self._lower_titles, self.titles))
+        longest_first = sorted(self._lower_titles, key=len, reverse=True)
+        self._titles_pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, longest_first)) + r")\b") if self.titles else None
         self._lower_brands = {b.lower(): b for b in self.brands}
+        self._brand_names = list(self._lower_brands)
 
     def extract(self, text: str) -> list[dict[str, Any]]:
         """Entities in `text`, non-overlapping, in order of position."""
@@ -89,10 +93,9 @@ class EntityExtractor:
         lowered = text.lower()
         words = [(m.start(), m.end()) for m in re.finditer(r"[\w&'-]+", lowered)]
         taken: list[tuple[int, int]] = []
-        for title, original in sorted(zip(self._lower_titles, self.titles), key=lambda t: -len(t[0])):
-            for match in re.finditer(rf"\b{re.escape(title)}\b", lowered):
-                add("product", original, *match.span())
-                taken.append(match.span())
+        for match in self._titles_pattern.finditer(lowered) if self._titles_pattern is not None else ():
+            add("product", self._title_by_lower[match.group(0)], *match.span())
+            taken.append(match.span())
         if self.titles and not taken:
             best = None
             for size in (4, 3, 2):
@@ -108,7 +111,7 @@ class EntityExtractor:
             word = lowered[start:end]
             brand = self._lower_brands.get(word)
             if brand is None and len(word) >= 5:
-                match = process.extractOne(word, list(self._lower_brands), scorer=fuzz.ratio, score_cutoff=85)
+                match = process.extractOne(word, self._brand_names, scorer=fuzz.ratio, score_cutoff=85)
                 brand = self._lower_brands[match[0]] if match else None
             if brand is not None:
                 add("brand", brand, start, end)

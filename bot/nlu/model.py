@@ -16,6 +16,7 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 MAX_TOKENS = 64
+ONNX_FILE = "model.onnx"
 
 
 class JointIntentSentiment(nn.Module):
@@ -71,3 +72,15 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=1, keepdims=True)
+
+
+def export_model_onnx(model: JointIntentSentiment, tokenizer: PreTrainedTokenizerBase, folder: Path) -> Path:
+    """`folder/model.onnx`: the whole model (encoder, pooling, both heads) for ONNX Runtime, exported once."""
+    from retrieval.onnx_encoder import export_module_onnx
+
+    path = Path(folder) / ONNX_FILE
+    if path.is_file():
+        return path
+    sample = dict(tokenizer(["where is my order", "a much longer example sentence for the export"], padding=True,
+                            return_tensors="pt"))
+    return export_module_onnx(model.cpu(), sample, ["intent_logits", "sentiment_logits"], path)

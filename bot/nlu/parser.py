@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from bot.nlu.entities import EntityExtractor
-from bot.nlu.model import JointIntentSentiment, load_model, softmax
+from bot.nlu.model import JointIntentSentiment, export_model_onnx, load_model, softmax
+from retrieval.onnx_encoder import onnx_session
 
 MAX_CHARS = 2000   # longer messages are cut before tokenising (the model reads at most max_tokens anyway)
 RANKING_SIZE = 10
@@ -24,7 +25,7 @@ class NluParser:
     """Runs the joint model (one forward pass for intent and sentiment) and the entity extractor."""
 
     def __init__(self, model: JointIntentSentiment, tokenizer: Any, metadata: dict[str, Any],
-                 extractor: EntityExtractor | None = None):
+                 extractor: EntityExtractor | None = None, onnx_path: Path | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.metadata = metadata
@@ -33,11 +34,21 @@ class NluParser:
         self.sentiments: list[str] = metadata["sentiments"]
         self.oos_label: str = metadata.get("oos_label", "oos")
         self.threshold = float(metadata.get("oos_threshold", 0.0))
+        self._session = onnx_session(onnx_path) if onnx_path is not None else None
+        self._onnx_inputs = [i.name for i in self._session.get_inputs()] if self._session is not None else []
+
+    @property
+    def backend(self) -> str:
+        """"onnx" or "torch": what runs the model."""
+        return "onnx" if self._session is not None else "torch"
 
     @classmethod
-    def load(cls, folder: Path, extractor: EntityExtractor | None = None, device: str = "cpu") -> NluParser:
+    def load(cls, folder: Path, extractor: EntityExtractor | None = None, device: str = "cpu",
+             onnx: bool = True) -> NluParser:
+        """Load a trained model; on the CPU it runs through ONNX Runtime (exported on first use) unless `onnx=False`."""
         model, tokenizer, metadata = load_model(Path(folder), device)
-        return cls(model, tokenizer, metadata, extractor)
+        onnx_path = export_model_onnx(model, tokenizer, Path(folder)) if onnx and device == "cpu" else None
+        return cls(model, tokenizer, metadata, extractor, onnx_path)
 
     def parse(self, text: str) -> dict[str, Any]:
         """One message; see `parse_batch`."""
@@ -56,13 +67,20 @@ class NluParser:
 
     def _probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated intent and sentiment probabilities from one forward pass over non-empty texts."""
-        with torch.inference_mode():
-            features = self.tokenizer(texts, padding=True, truncation=True,
-                                      max_length=int(self.metadata.get("max_tokens", 64)), return_tensors="pt")
-            features = {k: v.to(next(self.model.parameters()).device) for k, v in features.items()}
-            intent_logits, sentiment_logits = self.model(**features)
-        intent_probs = softmax(intent_logits.float().cpu().numpy() / self.metadata.get("intent_temperature", 1.0))
-        sentiment_probs = softmax(sentiment_logits.float().cpu().numpy() / self.metadata.get("sentiment_temperature", 1.0))
+        max_tokens = int(self.metadata.get("max_tokens", 64))
+        if self._session is not None:
+            features = self.tokenizer(texts, padding=True, truncation=True, max_length=max_tokens, return_tensors="np")
+            intent_logits, sentiment_logits = self._session.run(
+                None, {name: features[name].astype(np.int64) for name in self._onnx_inputs})
+        else:
+            with torch.inference_mode():
+                features = self.tokenizer(texts, padding=True, truncation=True, max_length=max_tokens,
+                                          return_tensors="pt")
+                features = {k: v.to(next(self.model.parameters()).device) for k, v in features.items()}
+                intent_torch, sentiment_torch = self.model(**features)
+            intent_logits, sentiment_logits = intent_torch.float().cpu().numpy(), sentiment_torch.float().cpu().numpy()
+        intent_probs = softmax(intent_logits / self.metadata.get("intent_temperature", 1.0))
+        sentiment_probs = softmax(sentiment_logits / self.metadata.get("sentiment_temperature", 1.0))
         return intent_probs, sentiment_probs
 
     def sentiment_probabilities(self, texts: list[str]) -> list[dict[str, float]]:

@@ -80,8 +80,8 @@ def latest_model(kb: KnowledgeBase, cache_dir: Path) -> Path | None:
     return candidates[-1].parent if candidates else None
 
 
-def load_store_parser(kb: KnowledgeBase, folder: Path, device: str = "cpu") -> NluParser:
+def load_store_parser(kb: KnowledgeBase, folder: Path, device: str = "cpu", onnx: bool = True) -> NluParser:
     """The parser of a trained model, with entity look-ups over this store's catalog."""
-    parser = NluParser.load(folder, device=device)
+    parser = NluParser.load(folder, device=device, onnx=onnx)
     parser.extractor = EntityExtractor.from_catalog(kb.products, **parser.metadata.get("rules", {}))
     return parser

@@ -20,9 +20,10 @@ from sklearn.metrics import f1_score
 from tqdm.auto import tqdm
 
 from bot.nlu.data import SENTIMENT_LABELS, Example
-from bot.nlu.model import MAX_TOKENS, JointIntentSentiment, load_encoder, save_model, softmax
+from bot.nlu.model import MAX_TOKENS, JointIntentSentiment, export_model_onnx, load_encoder, save_model, softmax
 
 IGNORE = -100
+BUCKET_POOL = 50  # batches per length-sorting pool
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class TrainConfig:
     max_tokens: int = MAX_TOKENS
     oos_label: str = "oos"
     threshold_tolerance: float = 0.01  # in-scope accuracy the out-of-scope threshold may cost on the held-out slice
+    oos_weight: float = 1.0       # loss weight of the out-of-scope class (it is broad, and rarer than it looks)
 
 
 def split_holdout(examples: list[Example], share: float, seed: int) -> tuple[list[Example], list[Example]]:
@@ -90,12 +92,24 @@ def choose_threshold(confidence: np.ndarray, predicted: np.ndarray, gold: np.nda
 
 def _batches(tokenizer: Any, rows: list[tuple[str, int, int]], size: int, max_tokens: int, shuffle: bool,
              rng: random.Random) -> list[tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]]:
+    """Batches of rows of similar length (less padding: about 2x faster on a CPU), in random order.
+
+    Rows are shuffled, cut into pools of `BUCKET_POOL` batches, sorted by length inside each pool and cut into
+    batches; the batches are then shuffled, so each epoch still sees a different mix.
+    """
     order = list(range(len(rows)))
     if shuffle:
         rng.shuffle(order)
+    pool = size * BUCKET_POOL
+    groups = []
+    for start in range(0, len(order), pool):
+        by_length = sorted(order[start:start + pool], key=lambda i: len(rows[i][0]))
+        groups += [by_length[i:i + size] for i in range(0, len(by_length), size)]
+    if shuffle:
+        rng.shuffle(groups)
     out = []
-    for start in range(0, len(order), size):
-        chunk = [rows[i] for i in order[start:start + size]]
+    for group in groups:
+        chunk = [rows[i] for i in group]
         features = tokenizer([r[0] for r in chunk], padding=True, truncation=True, max_length=max_tokens,
                              return_tensors="pt")
         out.append((dict(features), torch.tensor([r[1] for r in chunk]), torch.tensor([r[2] for r in chunk])))
@@ -107,14 +121,18 @@ def predict_logits(model: JointIntentSentiment, tokenizer: Any, texts: list[str]
                    batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Raw (uncalibrated) intent and sentiment logits for texts."""
     model.eval()
-    intents, sentiments = [], []
-    for start in range(0, len(texts), batch_size):
-        features = tokenizer(texts[start:start + batch_size], padding=True, truncation=True, max_length=max_tokens,
+    device = next(model.parameters()).device
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths share a batch
+    intents = np.zeros((len(texts), model.intent_head.out_features), np.float32)
+    sentiments = np.zeros((len(texts), model.sentiment_head.out_features), np.float32)
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        features = tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=max_tokens,
                              return_tensors="pt")
-        intent_logits, sentiment_logits = model(**features)
-        intents.append(intent_logits.float().numpy())
-        sentiments.append(sentiment_logits.float().numpy())
-    return np.concatenate(intents), np.concatenate(sentiments)
+        intent_logits, sentiment_logits = model(**{k: v.to(device) for k, v in features.items()})
+        intents[rows] = intent_logits.float().cpu().numpy()
+        sentiments[rows] = sentiment_logits.float().cpu().numpy()
+    return intents, sentiments
 
 
 def train_nlu(intent_examples: list[Example], sentiment_examples: list[Example], encoder_path: Path, folder: Path,
@@ -141,6 +159,10 @@ def train_nlu(intent_examples: list[Example], sentiment_examples: list[Example],
     ], weight_decay=0.01)
     steps = config.epochs * -(-len(rows) // config.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / max(1, steps)))
+    intent_weights = torch.ones(len(intents))
+    if config.oos_label in intent_index:
+        intent_weights[intent_index[config.oos_label]] = config.oos_weight
+    intent_loss = torch.nn.CrossEntropyLoss(weight=intent_weights.to(device), ignore_index=IGNORE)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
     bar = tqdm(total=steps, desc="Training NLU", unit="step", disable=not progress)
     for _ in range(config.epochs):
@@ -151,7 +173,7 @@ def train_nlu(intent_examples: list[Example], sentiment_examples: list[Example],
             intent_logits, sentiment_logits = model(**features)
             loss = torch.zeros((), device=device)
             if (intent_labels != IGNORE).any():
-                loss = loss + loss_fn(intent_logits, intent_labels.to(device))
+                loss = loss + intent_loss(intent_logits, intent_labels.to(device))
             if (sentiment_labels != IGNORE).any():
                 loss = loss + loss_fn(sentiment_logits, sentiment_labels.to(device))
             optimizer.zero_grad()
@@ -191,5 +213,6 @@ def train_nlu(intent_examples: list[Example], sentiment_examples: list[Example],
         "train_seconds": round(time.perf_counter() - started, 1), **(extra_metadata or {}),
     }
     save_model(model, tokenizer, Path(folder), metadata)
+    export_model_onnx(model, tokenizer, Path(folder))
     return metadata
 

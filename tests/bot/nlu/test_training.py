@@ -63,7 +63,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
 def test_training_writes_a_versioned_model_with_metadata(trained) -> None:
     kb, cache, folder, metadata, was_trained = trained
     assert was_trained and folder.parent == cache / "nlu" and latest_model(kb, cache) == folder
-    assert {p.name for p in folder.iterdir()} == {"encoder", "heads.pt", "metadata.json"}
+    assert {p.name for p in folder.iterdir()} == {"encoder", "heads.pt", "metadata.json", "model.onnx"}
     assert metadata["intents"] == ["greet", "oos", "order_status", "return_item"] and metadata["has_oos_class"]
     assert len(metadata["data_fingerprint"]) == 64 and metadata["train_seconds"] > 0
     assert metadata["metrics"]["holdout_intent_examples"] == 8 and 0.25 <= metadata["intent_temperature"] <= 8
@@ -91,6 +91,18 @@ def test_parse_shape_intents_sentiment_and_entities(trained) -> None:
     batch = parser.parse_batch(texts)
     assert [b["intent"]["name"] for b in batch] == [parser.parse(t)["intent"]["name"] for t in texts]
     assert [b["intent"]["name"] for b in batch] == ["greet", "return_item", "oos"]
+
+
+def test_onnx_runtime_and_pytorch_give_the_same_parse(trained) -> None:
+    kb, _, folder, _, _ = trained
+    onnx, torch_parser = load_store_parser(kb, folder), load_store_parser(kb, folder, onnx=False)
+    assert (onnx.backend, torch_parser.backend) == ("onnx", "torch")
+    texts = ["hello", "where is my order 10482", "i want to send these boots back, they are awful", "tell me a joke"]
+    for a, b in zip(onnx.parse_batch(texts), torch_parser.parse_batch(texts)):
+        assert a["intent"]["name"] == b["intent"]["name"] and a["sentiment"]["label"] == b["sentiment"]["label"]
+        assert abs(a["intent"]["confidence"] - b["intent"]["confidence"]) < 1e-3
+        for label, p in a["sentiment"]["probabilities"].items():
+            assert abs(p - b["sentiment"]["probabilities"][label]) < 1e-3
 
 
 def test_odd_input_never_crashes(trained) -> None:

@@ -70,9 +70,8 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @click.pass_context
 def chat(ctx: click.Context, kb: Path | None) -> None:
     """Chat in the terminal with the store's assistant."""
+    from bot.assistant import Assistant, load_responder
     from bot.channels.terminal import run_chat
-    from bot.faq_answerer import FaqAnswerer
-
     from bot.nlu.pipeline import latest_model, load_store_parser
 
     settings = _settings(ctx, kb)
@@ -81,7 +80,15 @@ def chat(ctx: click.Context, kb: Path | None) -> None:
     parser = load_store_parser(store.kb, folder) if folder is not None else None
     if parser is None:
         click.echo("No NLU model yet (run `shopbot train`); /debug shows retrieval only.", err=True)
-    run_chat(FaqAnswerer(store, settings.answer_min_similarity), store.kb.name, parser=parser)
+    started = time.perf_counter()
+    try:
+        responder = load_responder(settings, store.kb)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    click.echo(f"Responder: {responder.mode}" + (f" with {responder.lm.name} on {responder.lm.device}"
+                                                 if responder.lm is not None else "")
+               + f" ({time.perf_counter() - started:.1f}s)", err=True)
+    run_chat(Assistant(store, responder, parser, settings), store.kb.name)
 
 
 @main.group(name="train", invoke_without_command=True)
@@ -115,6 +122,41 @@ def train_nlu_command(ctx: click.Context, kb: Path | None, force: bool) -> None:
     click.echo(json.dumps({"intents": len(metadata["intents"]), "examples": metadata["n_intent_examples"],
                            "sentiment_examples": metadata["n_sentiment_examples"],
                            "oos_threshold": round(metadata["oos_threshold"], 3), **metadata["metrics"]}))
+
+
+@train_group.command(name="responder")
+@kb_option
+@click.option("--steps", type=int, default=None, help="Optimizer steps (default: 60 on a CPU, 400 on a GPU).")
+@click.option("--full", is_flag=True, help="Train every weight instead of a LoRA adapter.")
+@click.pass_context
+def train_responder_command(ctx: click.Context, kb: Path | None, steps: int | None, full: bool) -> None:
+    """Fine-tune the reply LM on questions, sources and answers built from the store (LoRA by default)."""
+    from dataclasses import replace
+
+    from bot.responder.lm import load_language_model, resolve_device
+    from bot.responder.training import ResponderTrainConfig, adapter_folder, build_examples, train_responder
+    from retrieval.loaders import load_knowledge_base
+
+    settings = _settings(ctx, kb)
+    try:
+        store = load_knowledge_base(settings.kb_dir)
+        lm = load_language_model(settings.responder.model, resolve_device(settings.device), settings.cache_dir)
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    config = ResponderTrainConfig(lora=not full)
+    config = replace(config, steps=steps or (config.steps if lm.device == "cpu" else 400))
+    examples = build_examples(store, config)
+    folder = adapter_folder(settings.cache_dir, lm, examples, config)
+    if (folder / "responder.json").is_file():
+        click.echo(f"Responder adapter up to date: {folder}")
+        return
+    click.echo(f"Training the responder on {len(examples)} examples, {config.steps} steps on {lm.device} ...", err=True)
+    metadata = train_responder(lm, examples, folder, config, progress=sys.stderr.isatty(),
+                               prompt_tokens=settings.responder.prompt_tokens)
+    click.echo(f"Responder adapter trained in {metadata['train_seconds']} s: {folder}")
+    click.echo(json.dumps({k: metadata[k] for k in ("examples", "first_loss", "last_loss", "device")}))
 
 
 @main.command()
@@ -175,13 +217,16 @@ def search(ctx: click.Context, query: str, kb: Path | None, kinds: tuple[str, ..
 @click.pass_context
 def products(ctx: click.Context, query: str, kb: Path | None, k: int) -> None:
     """Find products: filters ("under $80", "in blue", brands), "similar to X", "goes with X"."""
-    from bot.channels.terminal import format_products
+    from bot.channels.terminal import format_cards
+    from bot.responder.recommend import Recommender
 
-    store = _open(_settings(ctx, kb))
-    results = store.products.recommend(query, k=k)
+    settings = _settings(ctx, kb)
+    store = _open(settings)
+    recommendation = Recommender(store.products, settings.store_url, k).recommend(query)
+    results = recommendation.results
     click.echo(f"mode: {results.mode}; filters: {results.filters.describe() or 'none'}"
                + (f"; anchor: {results.anchor.title}" if results.anchor else ""))
-    click.echo(format_products(results.hits) if results.hits else "no products match")
+    click.echo(format_cards(recommendation.cards) if recommendation.cards else "no products match")
 
 
 @main.group(name="eval")
@@ -238,6 +283,58 @@ def _write_json(path: Path | None, report: dict[str, Any]) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+@eval_group.command(name="answers")
+@click.option("--faq", "faq_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="FAQ file (CSV id,question,answer; YAML or JSON).")
+@click.option("--queries", "queries_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="CSV with columns query,faq_id.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--replies", "replies_out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write one JSON line per query: query, reply, sources (best first).")
+@click.option("--limit", type=int, default=None, help="Answer only the first N queries.")
+@click.pass_context
+def eval_answers(ctx: click.Context, faq_path: Path, queries_path: Path, json_out: Path | None,
+                 replies_out: Path | None, limit: int | None) -> None:
+    """Answer every query with retrieval and the full responder; report source_hit@1, answer_f1 and latency."""
+    import asyncio
+    import platform
+
+    from bot.assistant import load_responder
+    from bot.config import make_embedder
+    from bot.responder.answerer import Answerer
+    from bot.responder.evaluation import evaluate_answers
+    from retrieval.documents import faq_passage
+    from retrieval.evaluation import load_queries
+    from retrieval.index import KnowledgeIndex
+    from retrieval.loaders import KnowledgeBase, load_faq
+
+    settings = _settings(ctx)
+    try:
+        faq = load_faq(faq_path)
+        queries = load_queries(queries_path, {e.id for e in faq})[:limit]
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    embedder = make_embedder(settings, faq, progress=sys.stderr.isatty())
+    index = KnowledgeIndex.build([faq_passage(e) for e in faq], embedder, settings.retrieval.to_config())
+    kb = KnowledgeBase(root=faq_path.parent, name=faq_path.stem, faq=faq)
+    try:
+        responder = load_responder(settings, kb)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    answerer = Answerer(index, responder, "the store", settings.responder.k_sources, settings.answer_min_similarity)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(queries), desc="Answering", unit="query", disable=not sys.stderr.isatty()) as bar:
+        report = asyncio.run(evaluate_answers(answerer, queries, faq, replies_out, progress=bar))
+    report.update({"faq": str(faq_path), "queries": str(queries_path), "mode": responder.mode,
+                   "model": responder.lm.name if responder.lm is not None else None,
+                   "device": responder.lm.device if responder.lm is not None else "cpu",
+                   "machine": f"{platform.machine()}, {os.cpu_count()} cpus"})
+    click.echo(json.dumps({k: report[k] for k in ("source_hit@1", "answer_f1", "fallback_rate", "ungrounded_facts",
+                                                  "p50_ms", "first_chunk_p50_ms", "n_queries")}))
+    _write_json(json_out, report)
 
 
 @eval_group.command(name="intent")

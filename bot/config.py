@@ -51,6 +51,18 @@ class FinetuneSettings(BaseModel):
         return FinetuneConfig(**self.model_dump(exclude={"enabled"}))
 
 
+class ResponderSettings(BaseModel):
+    """How replies are written: the causal LM (a folder, a locally cached id such as `gpt2`, or `smollm2`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["generate", "extractive"] = "generate"  # extractive: the sources' own sentences, no LM
+    model: str = "smollm2"
+    adapter: str = "auto"        # auto: the latest `shopbot train responder` adapter for this model; none; or a folder
+    max_new_tokens: int = 48
+    prompt_tokens: int = 512
+    k_sources: int = 3
+
+
 class Settings(BaseModel):
     """Everything a deployment can configure."""
 
@@ -63,6 +75,8 @@ class Settings(BaseModel):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)  # tune the embedder on the FAQ
     answer_min_similarity: float = 0.45  # below this cosine similarity the FAQ answer is not trusted
+    responder: ResponderSettings = Field(default_factory=ResponderSettings)
+    store_url: str = ""  # product links on cards: {store_url}/products/{id} when a product has no url
 
 
 ENV_VARS = {"SHOPBOT_KB": "kb_dir", "SHOPBOT_CACHE_DIR": "cache_dir", "SHOPBOT_EMBEDDING_MODEL": "embedding_model",
@@ -105,6 +119,9 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             raise ConfigError(f"{path}: configuration must be a mapping")
         data.update(loaded)
     data.update({field: os.environ[var] for var, field in ENV_VARS.items() if os.environ.get(var)})
+    for var, key in (("SHOPBOT_RESPONDER_MODE", "mode"), ("SHOPBOT_LM", "model"), ("SHOPBOT_LM_ADAPTER", "adapter")):
+        if os.environ.get(var):
+            data["responder"] = {**(data.get("responder") or {}), key: os.environ[var]}
     if os.environ.get("SHOPBOT_FINETUNE"):
         data["finetune"] = {**(data.get("finetune") or {}), "enabled": os.environ["SHOPBOT_FINETUNE"]}
     data.update({k: v for k, v in overrides.items() if v is not None})

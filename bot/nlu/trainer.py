@@ -40,6 +40,7 @@ class TrainConfig:
     oos_label: str = "oos"
     threshold_tolerance: float = 0.01  # in-scope accuracy the out-of-scope threshold may cost on the held-out slice
     oos_weight: float = 1.0       # loss weight of the out-of-scope class (it is broad, and rarer than it looks)
+    sentiment_per_epoch: int | None = 1200  # sentiment rows per epoch (a rotating slice): keeps training short
 
 
 def split_holdout(examples: list[Example], share: float, seed: int) -> tuple[list[Example], list[Example]]:
@@ -148,8 +149,10 @@ def train_nlu(intent_examples: list[Example], sentiment_examples: list[Example],
     sentiment_index = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
     train, held = split_holdout(intent_examples, config.holdout, config.seed)
     sentiment_train, sentiment_held = split_holdout(sentiment_examples, config.holdout, config.seed)
-    rows = [(e.text, intent_index[e.label], IGNORE) for e in train]
-    rows += [(e.text, IGNORE, sentiment_index[e.label]) for e in sentiment_train]
+    intent_rows = [(e.text, intent_index[e.label], IGNORE) for e in train]
+    sentiment_rows = [(e.text, IGNORE, sentiment_index[e.label]) for e in sentiment_train]
+    rng.shuffle(sentiment_rows)  # the held-out split groups rows by label; each epoch's slice must mix them
+    per_epoch = min(len(sentiment_rows), config.sentiment_per_epoch or len(sentiment_rows))
 
     encoder, tokenizer = load_encoder(encoder_path)
     model = JointIntentSentiment(encoder, len(intents), len(SENTIMENT_LABELS)).to(device)
@@ -157,7 +160,7 @@ def train_nlu(intent_examples: list[Example], sentiment_examples: list[Example],
         {"params": model.encoder.parameters(), "lr": config.encoder_lr},
         {"params": list(model.intent_head.parameters()) + list(model.sentiment_head.parameters()), "lr": config.head_lr},
     ], weight_decay=0.01)
-    steps = config.epochs * -(-len(rows) // config.batch_size)
+    steps = config.epochs * -(-(len(intent_rows) + per_epoch) // config.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / max(1, steps)))
     intent_weights = torch.ones(len(intents))
     if config.oos_label in intent_index:
@@ -165,8 +168,11 @@ def train_nlu(intent_examples: list[Example], sentiment_examples: list[Example],
     intent_loss = torch.nn.CrossEntropyLoss(weight=intent_weights.to(device), ignore_index=IGNORE)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
     bar = tqdm(total=steps, desc="Training NLU", unit="step", disable=not progress)
-    for _ in range(config.epochs):
+    for epoch in range(config.epochs):
         model.train()
+        # A different slice of the sentiment rows each epoch: all of them are used, each epoch stays short.
+        start = (epoch * per_epoch) % max(1, len(sentiment_rows))
+        rows = intent_rows + (sentiment_rows[start:] + sentiment_rows[:start])[:per_epoch]
         for features, intent_labels, sentiment_labels in _batches(tokenizer, rows, config.batch_size,
                                                                   config.max_tokens, True, rng):
             features = {k: v.to(device) for k, v in features.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,15 +84,21 @@ def test_eval_retrieval_rejects_unknown_faq_ids(runner: CliRunner, tmp_path: Pat
     assert result.exit_code == 2 and f"{queries}:3: field 'faq_id': unknown FAQ id 'nope'" in result.output
 
 
-def test_chat_answers_with_source_and_products(runner: CliRunner) -> None:
-    conversation = ("How long do refunds take?\nblue running shoes under $80\nwhat goes with the Moonrise 2 Tent\n"
-                    "what is the meaning of life\n/quit\n")
+def test_chat_answers_with_source_and_products(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPBOT_RESPONDER_MODE", "extractive")  # the LM path is tested in tests/bot/responder
+    conversation = ("How long do refunds take?\nrunning shoes under $150\ncheaper?\n"
+                    "what goes with the Moonrise 2 Tent\nwhat is the meaning of life\n/quit\n")
     result = runner.invoke(main, ["chat"], input=conversation)
     assert result.exit_code == 0, result.output
     assert "[source: faq:refund-timing]" in result.output
-    assert "Here are some products (under $80, Running Shoes, blue):" in result.output
-    assert "These go well with the Moonrise 2 Tent:" in result.output
-    assert "Sorry, I couldn't find that" in result.output
+    assert "Here are some options (under $150, Running Shoes), from $" in result.output
+    first, cheaper = result.output.split("you> cheaper?")
+    shown = [float(m) for m in re.findall(r"(\d+\.\d\d) USD", first)]
+    again = [float(m) for m in re.findall(r"(\d+\.\d\d) USD", cheaper.split("you> what goes")[0])]
+    assert shown and again and max(again) < min(shown)
+    assert "Here are some other options (under $" in cheaper
+    assert "These go well with the Moonrise 2 Tent." in result.output
+    assert "I'm not sure about that one" in result.output
     assert result.output.rstrip().endswith("bye")
 
 
@@ -100,3 +107,23 @@ def test_search_and_products_commands(runner: CliRunner) -> None:
     assert result.exit_code == 0 and "faq:password-reset" in result.output
     result = runner.invoke(main, ["products", "tents under $250", "-k", "3"])
     assert result.exit_code == 0 and "filters: under $250, Camping & Tents" in result.output
+
+
+def test_eval_answers_writes_replies_and_scores(runner: CliRunner, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPBOT_RESPONDER_MODE", "extractive")
+    faq = write(tmp_path / "faq.csv", FAQ_CSV)
+    queries = write(tmp_path / "queries.csv", QUERIES_CSV)
+    out, replies = tmp_path / "answers.json", tmp_path / "replies.jsonl"
+    result = runner.invoke(main, ["eval", "answers", "--faq", str(faq), "--queries", str(queries), "--json", str(out),
+                                  "--replies", str(replies)])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed["n_queries"] == 5 and printed["source_hit@1"] >= 0.8 and printed["ungrounded_facts"] == 0
+    assert printed["answer_f1"] >= 0.8  # extractive replies are the FAQ's own words when the source is right
+    lines = [json.loads(line) for line in replies.read_text().splitlines()]
+    assert [line["query"] for line in lines] == [q.split(",")[0] for q in QUERIES_CSV.splitlines()[1:]]
+    assert all({"query", "reply", "sources"} <= set(line) for line in lines)
+    assert lines[0]["sources"][0] == "faq:refund-timing" and "3 business days" in lines[0]["reply"]
+    saved = json.loads(out.read_text())
+    assert {k: saved[k] for k in printed} == printed and saved["mode"] == "extractive"

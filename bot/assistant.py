@@ -1,0 +1,106 @@
+"""One turn of a shopper's chat, before the dialogue engine: product cards or a grounded answer.
+
+Product requests (by intent when an NLU model is loaded, else when the best retrieval hit is a product) and
+short follow-ups on the last list ("cheaper?", "in black?") get cards; everything else goes to retrieval and
+the responder. The dialogue engine (forms, actions, handoff) builds on the same parts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.config import Settings
+from bot.knowledge import StoreKnowledge
+from bot.nlu.parser import NluParser
+from bot.responder.answerer import Answerer
+from bot.responder.lm import load_language_model, resolve_device
+from bot.responder.prompt import ReplyRequest
+from bot.responder.recommend import CHEAPER, PRICIER, ProductCard, Recommender
+from bot.responder.responder import ReplyStream, Responder, fixed_reply
+from bot.responder.training import latest_adapter
+from retrieval.filters import parse_product_query
+from retrieval.loaders import KnowledgeBase
+
+PRODUCT_INTENTS = {"product_search", "product_recommendation", "product_comparison"}
+log = logging.getLogger("shopbot")
+
+
+def load_responder(settings: Settings, kb: KnowledgeBase) -> Responder:
+    """The responder the settings describe; the store's product titles and brands are names it must not invent."""
+    names = [p.title for p in kb.products] + [p.brand for p in kb.products if p.brand]
+    options = settings.responder
+    if options.mode == "extractive":
+        return Responder(None, names)
+    adapter = None
+    if options.adapter == "auto":
+        adapter = latest_adapter(settings.cache_dir, options.model)
+    elif options.adapter != "none":
+        adapter = options.adapter
+    lm = load_language_model(options.model, resolve_device(settings.device), settings.cache_dir, adapter=adapter)
+    return Responder(lm, names, options.max_new_tokens, options.prompt_tokens)
+
+
+@dataclass
+class Turn:
+    """What the bot does this turn: a streamed text, and product cards when it recommends."""
+
+    kind: Literal["answer", "products"]
+    stream: ReplyStream
+    cards: list[ProductCard] = field(default_factory=list)
+    parse: dict[str, Any] | None = None
+
+
+class Assistant:
+    """Routes a message to recommendations or to an answer; remembers the last product list for follow-ups."""
+
+    def __init__(self, store: StoreKnowledge, responder: Responder, parser: NluParser | None = None,
+                 settings: Settings | None = None):
+        settings = settings or Settings()
+        self.store = store
+        self.responder = responder
+        self.parser = parser
+        self.answerer = Answerer(store.index, responder, store.kb.name, settings.responder.k_sources,
+                                 settings.answer_min_similarity)
+        self.recommender = Recommender(store.products, settings.store_url)
+        self.history: list[tuple[str, str]] = []
+        self.product_state: dict[str, Any] = {}
+
+    def turn(self, text: str) -> Turn:
+        """Start this message's reply (iterate `turn.stream` for the text)."""
+        parse = self.parser.parse(text) if self.parser is not None else None
+        if self._wants_products(text, parse):
+            recommendation = self.recommender.recommend(text, self.product_state)
+            self.product_state = recommendation.state
+            request = ReplyRequest(text, recommendation.sources, store=self.store.kb.name, fallback=recommendation.lead)
+            stream = self.responder.stream(request) if recommendation.cards else fixed_reply(recommendation.lead)
+            return Turn("products", self._remember(text, stream), recommendation.cards, parse)
+        return Turn("answer", self._remember(text, self.answerer.answer(text, self.history[-4:])), parse=parse)
+
+    def _wants_products(self, text: str, parse: dict[str, Any] | None) -> bool:
+        if self.product_state and (CHEAPER.search(text) or PRICIER.search(text)):
+            return True
+        if self.product_state:
+            filters, rest = parse_product_query(text, self.store.products.vocabulary)
+            if not filters.is_empty() and len(rest.split()) <= 4 and not filters.categories:
+                return True
+        if parse is not None and parse["intent"]["name"] in PRODUCT_INTENTS:
+            return True
+        if parse is not None and parse["intent"]["name"] != "oos":
+            return False
+        hits = self.store.index.search(text, k=1)
+        return bool(hits) and hits[0].kind == "product"
+
+    def _remember(self, text: str, stream: ReplyStream) -> ReplyStream:
+        history = self.history
+
+        async def chunks() -> AsyncIterator[str]:
+            async for chunk in stream:
+                yield chunk
+            history.extend([("user", text), ("assistant", stream.reply.text if stream.reply else "")])
+            wrapped.reply = stream.reply
+
+        wrapped = ReplyStream(chunks())
+        return wrapped

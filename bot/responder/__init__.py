@@ -1,0 +1,1 @@
+"""Grounded, cited, streamed replies: the causal LM, prompts, the grounding guard, recommendations."""

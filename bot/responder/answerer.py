@@ -1,0 +1,58 @@
+"""Answer a shopper's question from the store's knowledge: retrieve, then write a grounded, cited reply.
+
+Retrieval picks FAQ entries, policy sections and products; below `min_similarity` the bot says it is not sure rather
+than stretch a weak match. Action results (order facts) join the sources when the dialogue layer has them.
+
+>>> answerer = Answerer(store.index, responder, store.kb.name)
+>>> stream = answerer.answer("how long do refunds take?")
+>>> async for chunk in stream: print(chunk, end="")
+"""
+
+from __future__ import annotations
+
+from bot.responder.prompt import ReplyRequest, Source
+from bot.responder.responder import ReplyStream, Responder, fixed_reply
+from retrieval.documents import SearchHit
+from retrieval.index import KnowledgeIndex
+
+NOT_SURE = ("I'm not sure about that one, and I'd rather not guess. I can help with orders, shipping, returns, "
+            "refunds, payments and our products, or connect you with a person.")
+
+
+def hit_source(hit: SearchHit) -> Source:
+    """A retrieved passage as a prompt source (FAQ: question and answer; policy: document, heading and text;
+    product: its description and attributes, with price and stock)."""
+    passage = hit.passage
+    text = passage.text
+    if passage.kind == "product" and "price" in passage.metadata:
+        stock = "In stock." if passage.metadata.get("in_stock", True) else "Out of stock."
+        text = f"{text} Price: ${passage.metadata['price']:.2f}. {stock}"
+    return Source(passage.id, passage.title, text)
+
+
+class Answerer:
+    """Retrieval plus the responder, for informational questions."""
+
+    def __init__(self, index: KnowledgeIndex, responder: Responder, store_name: str = "the store", k_sources: int = 3,
+                 min_similarity: float = 0.45):
+        self.index = index
+        self.responder = responder
+        self.store_name = store_name
+        self.k_sources = k_sources
+        self.min_similarity = min_similarity
+
+    def sources_for(self, question: str) -> list[Source]:
+        """The FAQ entries, policy sections and products worth showing the model, best first (none when all are
+        weak): "is the Tern Road Runner 3 waterproof?" is answered from the product's own record."""
+        hits = self.index.search(question, k=self.k_sources)
+        if not hits or (hits[0].similarity or 0.0) < self.min_similarity:
+            return []
+        return [hit_source(h) for h in hits]
+
+    def answer(self, question: str, history: list[tuple[str, str]] | None = None,
+               extra_sources: list[Source] | None = None) -> ReplyStream:
+        """Stream a grounded reply; `reply` on the stream carries the cited source ids once it is done."""
+        sources = (extra_sources or []) + self.sources_for(question)
+        if not sources:
+            return fixed_reply(NOT_SURE)
+        return self.responder.stream(ReplyRequest(question, sources, history or [], self.store_name))

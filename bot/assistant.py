@@ -7,7 +7,7 @@ the responder. The dialogue engine (forms, actions, handoff) builds on the same 
 
 from __future__ import annotations
 
-import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,30 +16,34 @@ from bot.config import Settings
 from bot.knowledge import StoreKnowledge
 from bot.nlu.parser import NluParser
 from bot.responder.answerer import Answerer
-from bot.responder.lm import load_language_model, resolve_device
-from bot.responder.prompt import ReplyRequest
-from bot.responder.recommend import CHEAPER, PRICIER, ProductCard, Recommender
+from bot.responder.lm import DEFAULT_LM, load_language_model, resolve_device
+from bot.responder.recommend import CHEAPER, PRICIER, ProductCard, Recommender, product_source
 from bot.responder.responder import ReplyStream, Responder, fixed_reply
 from bot.responder.training import latest_adapter
+from retrieval.documents import Product
 from retrieval.filters import parse_product_query
+from retrieval.products import GOES_WITH_PATTERN, SIMILAR_PATTERN
 from retrieval.loaders import KnowledgeBase
 
 PRODUCT_INTENTS = {"product_search", "product_recommendation", "product_comparison"}
-log = logging.getLogger("shopbot")
 
 
 def load_responder(settings: Settings, kb: KnowledgeBase) -> Responder:
     """The responder the settings describe; the store's product titles and brands are names it must not invent."""
     names = [p.title for p in kb.products] + [p.brand for p in kb.products if p.brand]
     options = settings.responder
-    if options.mode == "extractive":
-        return Responder(None, names)
     adapter = None
     if options.adapter == "auto":
         adapter = latest_adapter(settings.cache_dir, options.model)
     elif options.adapter != "none":
         adapter = options.adapter
-    lm = load_language_model(options.model, resolve_device(settings.device), settings.cache_dir, adapter=adapter)
+    device = resolve_device(settings.device)
+    mode = options.mode
+    if mode == "auto":
+        mode = "generate" if adapter is not None or device != "cpu" or options.model != DEFAULT_LM else "extractive"
+    if mode == "extractive":
+        return Responder(None, names)
+    lm = load_language_model(options.model, device, settings.cache_dir, adapter=adapter)
     return Responder(lm, names, options.max_new_tokens, options.prompt_tokens)
 
 
@@ -63,7 +67,8 @@ class Assistant:
         self.responder = responder
         self.parser = parser
         self.answerer = Answerer(store.index, responder, store.kb.name, settings.responder.k_sources,
-                                 settings.answer_min_similarity)
+                                 settings.answer_min_similarity, catalog=store.kb.product)
+        self._titles = sorted((p.title for p in store.kb.products), key=len, reverse=True)
         self.recommender = Recommender(store.products, settings.store_url)
         self.history: list[tuple[str, str]] = []
         self.product_state: dict[str, Any] = {}
@@ -71,13 +76,23 @@ class Assistant:
     def turn(self, text: str) -> Turn:
         """Start this message's reply (iterate `turn.stream` for the text)."""
         parse = self.parser.parse(text) if self.parser is not None else None
-        if self._wants_products(text, parse):
+        named = self._named_product(text, parse)
+        asks_about_named = named is not None and not (SIMILAR_PATTERN.search(text) or GOES_WITH_PATTERN.search(text))
+        if not asks_about_named and self._wants_products(text, parse):
+            # Cards plus a lead sentence built from the filters and prices: SmolLM2-135M's blurbs described one
+            # product of four, so the lead is a template over the cards' own facts.
             recommendation = self.recommender.recommend(text, self.product_state)
             self.product_state = recommendation.state
-            request = ReplyRequest(text, recommendation.sources, store=self.store.kb.name, fallback=recommendation.lead)
-            stream = self.responder.stream(request) if recommendation.cards else fixed_reply(recommendation.lead)
-            return Turn("products", self._remember(text, stream), recommendation.cards, parse)
-        return Turn("answer", self._remember(text, self.answerer.answer(text, self.history[-4:])), parse=parse)
+            return Turn("products", self._remember(text, fixed_reply(recommendation.lead)), recommendation.cards, parse)
+        extra = [product_source(named)] if named is not None else []
+        return Turn("answer", self._remember(text, self.answerer.answer(text, self.history[-4:], extra)), parse=parse)
+
+    def _named_product(self, text: str, parse: dict[str, Any] | None) -> Product | None:
+        """The catalog product the message names ("is the Tern Road Runner 3 waterproof?"), if any."""
+        names = [str(e["value"]) for e in (parse or {}).get("entities", []) if e["entity"] == "product"]
+        lowered = text.lower()
+        names = names or [t for t in self._titles if re.search(rf"\b{re.escape(t.lower())}\b", lowered)]
+        return self.store.products.resolve(names[0]) if names else None
 
     def _wants_products(self, text: str, parse: dict[str, Any] | None) -> bool:
         if self.product_state and (CHEAPER.search(text) or PRICIER.search(text)):
@@ -94,13 +109,13 @@ class Assistant:
         return bool(hits) and hits[0].kind == "product"
 
     def _remember(self, text: str, stream: ReplyStream) -> ReplyStream:
+        """The same stream, adding the exchange to the history once the reply is complete."""
         history = self.history
 
-        async def chunks() -> AsyncIterator[str]:
+        async def chunks(holder: ReplyStream) -> AsyncIterator[str]:
             async for chunk in stream:
                 yield chunk
+            holder.reply = stream.reply
             history.extend([("user", text), ("assistant", stream.reply.text if stream.reply else "")])
-            wrapped.reply = stream.reply
 
-        wrapped = ReplyStream(chunks())
-        return wrapped
+        return ReplyStream(chunks)

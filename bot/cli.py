@@ -88,6 +88,9 @@ def chat(ctx: click.Context, kb: Path | None) -> None:
     click.echo(f"Responder: {responder.mode}" + (f" with {responder.lm.name} on {responder.lm.device}"
                                                  if responder.lm is not None else "")
                + f" ({time.perf_counter() - started:.1f}s)", err=True)
+    if responder.lm is None and settings.responder.mode == "auto":
+        click.echo("Replies quote the store's own sentences; `shopbot train responder` tunes the LM to write them "
+                   "(about 11 minutes on 2 cores), or set responder.mode: generate.", err=True)
     run_chat(Assistant(store, responder, parser, settings), store.kb.name)
 
 

@@ -21,8 +21,8 @@ from retrieval.keyword_index import top_rows
 from retrieval.loaders.store import KnowledgeBase
 
 RecommendationMode = Literal["search", "similar", "goes_with"]
-_SIMILAR = re.compile(r"\b(?:similar to|something like|like the|alternatives? to|instead of|same as|like my)\s+(.+)", re.I)
-_GOES_WITH = re.compile(r"\b(?:goes? with|go with|match(?:es)?|pair(?:s)? with|to wear with|complements?|"
+SIMILAR_PATTERN = re.compile(r"\b(?:similar to|something like|like the|alternatives? to|instead of|same as|like my)\s+(.+)", re.I)
+GOES_WITH_PATTERN = re.compile(r"\b(?:goes? with|go with|match(?:es)?|pair(?:s)? with|to wear with|complements?|"
                         r"accessories for|to use with|works? with|for my)\s+(.+)", re.I)
 
 
@@ -80,7 +80,7 @@ class ProductSearch:
 
     def recommend(self, text: str, k: int = 5, filters: ProductFilters | None = None) -> ProductResults:
         """Understands "similar to X" and "goes with X"; anything else is a filtered search."""
-        for pattern, mode in ((_SIMILAR, "similar"), (_GOES_WITH, "goes_with")):
+        for pattern, mode in ((SIMILAR_PATTERN, "similar"), (GOES_WITH_PATTERN, "goes_with")):
             match = pattern.search(text)
             anchor = self.resolve(match.group(1)) if match else None
             if anchor is not None:

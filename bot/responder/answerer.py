@@ -10,9 +10,12 @@ than stretch a weak match. Action results (order facts) join the sources when th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.responder.prompt import ReplyRequest, Source
+from bot.responder.recommend import product_source
 from bot.responder.responder import ReplyStream, Responder, fixed_reply
-from retrieval.documents import SearchHit
+from retrieval.documents import Product, SearchHit
 from retrieval.index import KnowledgeIndex
 
 NOT_SURE = ("I'm not sure about that one, and I'd rather not guess. I can help with orders, shipping, returns, "
@@ -34,8 +37,10 @@ class Answerer:
     """Retrieval plus the responder, for informational questions."""
 
     def __init__(self, index: KnowledgeIndex, responder: Responder, store_name: str = "the store", k_sources: int = 3,
-                 min_similarity: float = 0.45):
+                 min_similarity: float = 0.35, catalog: Callable[[str], Product | None] | None = None):
+        """`catalog` looks a product up by id, so product hits carry every attribute (waterproof, weight, ...)."""
         self.index = index
+        self.catalog = catalog
         self.responder = responder
         self.store_name = store_name
         self.k_sources = k_sources
@@ -47,12 +52,17 @@ class Answerer:
         hits = self.index.search(question, k=self.k_sources)
         if not hits or (hits[0].similarity or 0.0) < self.min_similarity:
             return []
-        return [hit_source(h) for h in hits]
+        return [self._source(h) for h in hits]
+
+    def _source(self, hit: SearchHit) -> Source:
+        product = self.catalog(hit.passage.source_id) if self.catalog is not None and hit.kind == "product" else None
+        return product_source(product) if product is not None else hit_source(hit)
 
     def answer(self, question: str, history: list[tuple[str, str]] | None = None,
                extra_sources: list[Source] | None = None) -> ReplyStream:
         """Stream a grounded reply; `reply` on the stream carries the cited source ids once it is done."""
-        sources = (extra_sources or []) + self.sources_for(question)
+        extra = extra_sources or []
+        sources = extra + [s for s in self.sources_for(question) if s.id not in {e.id for e in extra}]
         if not sources:
             return fixed_reply(NOT_SURE)
         return self.responder.stream(ReplyRequest(question, sources, history or [], self.store_name))

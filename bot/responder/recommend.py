@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bot.responder.prompt import Source
+from retrieval.documents import Product
 from retrieval.filters import ProductFilters, parse_product_query
 from retrieval.products import ProductResults, ProductSearch
 
@@ -80,7 +81,7 @@ class Recommender:
                      "shown": [c.id for c in cards], "prices": [c.price for c in cards]}
         if not cards:
             new_state = previous or new_state
-        return Recommendation(cards, self._lead(results, refined), [self._source(hit.product) for hit in results.hits],
+        return Recommendation(cards, self._lead(results, refined), [product_source(hit.product) for hit in results.hits],
                               new_state, results, refined)
 
     def _follow_up_filters(self, text: str, previous: dict[str, Any]) -> tuple[ProductFilters, str] | None:
@@ -106,17 +107,6 @@ class Recommender:
                            product.rating, reason or _default_reason(product))
 
     @staticmethod
-    def _source(product: Any) -> Source:
-        facts = [f"{product.brand} {product.category}".strip(), f"price ${product.price:.2f}"]
-        if product.colors:
-            facts.append("colours " + ", ".join(product.colors))
-        if product.rating is not None:
-            facts.append(f"rated {product.rating:g}/5")
-        if product.description:
-            facts.append(product.description)
-        return Source(f"product:{product.id}", product.title, "; ".join(facts))
-
-    @staticmethod
     def _lead(results: ProductResults, refined: bool) -> str:
         described = results.filters.describe()
         if not results.hits:
@@ -130,6 +120,24 @@ class Recommender:
         span = f"${min(prices):.2f}" if len(set(prices)) == 1 else f"${min(prices):.2f} to ${max(prices):.2f}"
         head = "Here are some other options" if refined else "Here are some options"
         return f"{head}" + (f" ({described})" if described else "") + f", from {span}."
+
+
+def product_source(product: Product) -> Source:
+    """A product's facts for a prompt: brand, category, price, stock, rating, every simple attribute, description."""
+    facts = [f"{product.brand} {product.category}".strip(), f"price ${product.price:.2f}",
+             "in stock" if product.in_stock else "out of stock"]
+    if product.rating is not None:
+        facts.append(f"rated {product.rating:g}/5")
+    for key, value in product.attributes.items():
+        if isinstance(value, bool):
+            facts.append(f"{key.replace('_', ' ')}: {'yes' if value else 'no'}")
+        elif isinstance(value, (str, int, float)):
+            facts.append(f"{key.replace('_', ' ')}: {value}")
+        elif isinstance(value, list) and value:
+            facts.append(f"{key.replace('_', ' ')}: {', '.join(map(str, value))}")
+    if product.description:
+        facts.append(product.description)
+    return Source(f"product:{product.id}", product.title, "; ".join(facts))
 
 
 def _default_reason(product: Any) -> str:

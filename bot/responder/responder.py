@@ -15,7 +15,7 @@ import asyncio
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,12 +55,15 @@ class _Cancelled:
 
 
 class ReplyStream:
-    """Async iterator of reply chunks; `reply` is set once it is exhausted. `aclose()` stops generation."""
+    """Async iterator of reply chunks; `reply` is set once it is exhausted. `aclose()` stops generation.
 
-    def __init__(self, chunks: AsyncIterator[str]):
-        self._chunks = chunks
+    `produce` makes the chunk generator, given this stream (so the generator can fill in `reply`).
+    """
+
+    def __init__(self, produce: Callable[[ReplyStream], AsyncIterator[str]]):
         self.reply: Reply | None = None
         self.generated_tokens = 0  # tokens the LM has produced so far (live while generating)
+        self._chunks = produce(self)
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._chunks
@@ -89,9 +92,7 @@ class Responder:
 
     def stream(self, request: ReplyRequest) -> ReplyStream:
         """Start a reply; iterate the result for its chunks (guarded sentences, each ending in a space)."""
-        holder = ReplyStream(None)  # type: ignore[arg-type]
-        holder._chunks = self._run(request, holder)
-        return holder
+        return ReplyStream(lambda holder: self._run(request, holder))
 
     async def respond(self, request: ReplyRequest) -> Reply:
         """The whole reply at once."""
@@ -236,11 +237,9 @@ def _cited(sources: list[Source], sentences: list[str], fallback: bool) -> list[
 
 def fixed_reply(text: str) -> ReplyStream:
     """A stream that says one fixed thing and cites nothing."""
-    stream = ReplyStream(None)  # type: ignore[arg-type]
 
-    async def chunks() -> AsyncIterator[str]:
-        stream.reply = Reply(text, [], fallback=True, first_chunk_ms=0.0)
+    async def chunks(holder: ReplyStream) -> AsyncIterator[str]:
+        holder.reply = Reply(text, [], fallback=True, first_chunk_ms=0.0)
         yield text
 
-    stream._chunks = chunks()
-    return stream
+    return ReplyStream(chunks)

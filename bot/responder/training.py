@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from bot.responder.lm import LanguageModel
 from bot.responder.prompt import PromptBuilder, ReplyRequest, Source
-from bot.responder.recommend import Recommender
+from bot.responder.recommend import product_source
 from retrieval.atomic import atomic_folder
 from retrieval.loaders import KnowledgeBase
 
@@ -67,7 +67,7 @@ def build_examples(kb: KnowledgeBase, config: ResponderTrainConfig = ResponderTr
             examples.append(TrainingExample(ReplyRequest(f"what is your policy on {section.heading.lower()}?", [source],
                                                          store=kb.name), first if first.endswith(".") else first + "."))
     for product in rng.sample(kb.products, min(40, len(kb.products))):
-        source = Recommender._source(product)
+        source = product_source(product)
         examples.append(TrainingExample(ReplyRequest(f"how much is the {product.title}?", [source], store=kb.name),
                                         f"The {product.title} costs ${product.price:.2f}."))
     rng.shuffle(examples)

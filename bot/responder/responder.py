@@ -12,7 +12,7 @@ reply is the best source's own text. Closing the stream (a disconnect) stops gen
 from __future__ import annotations
 
 import asyncio
-import re
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -25,6 +25,7 @@ from bot.responder.lm import LanguageModel
 from bot.responder.prompt import PromptBuilder, ReplyRequest, Source
 from retrieval.text import keyword_tokens as tokens
 
+log = logging.getLogger("shopbot.responder")
 STOP_MARKERS = ("\nCustomer:", "\nAssistant:", "\nFacts:", "\n\n\n")
 FALLBACK_SENTENCES = 3  # a long policy section falls back to its sentences nearest the question
 
@@ -142,7 +143,10 @@ class Responder:
                         first_chunk_ms = (time.perf_counter() - started) * 1000
                     yield sentence + " "
             if job is not None:
-                await job
+                try:
+                    await job
+                except Exception:  # a failed generation degrades to the sources' own words, never to an error
+                    log.exception("generation failed; replying with the source text")
             fallback = not sent
             if fallback:
                 text = request.fallback or extract_answer(request.question, request.sources)

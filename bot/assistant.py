@@ -7,23 +7,22 @@ the responder. The dialogue engine (forms, actions, handoff) builds on the same 
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.config import Settings
 from bot.knowledge import StoreKnowledge
+from bot.nlu.entities import EntityExtractor
 from bot.nlu.parser import NluParser
 from bot.responder.answerer import Answerer
 from bot.responder.lm import DEFAULT_LM, load_language_model, resolve_device
-from bot.responder.recommend import CHEAPER, PRICIER, ProductCard, Recommender, product_source
+from bot.responder.recommend import ProductCard, Recommender, product_source
 from bot.responder.responder import ReplyStream, Responder, fixed_reply
 from bot.responder.training import latest_adapter
 from retrieval.documents import Product
-from retrieval.filters import parse_product_query
-from retrieval.products import GOES_WITH_PATTERN, SIMILAR_PATTERN
 from retrieval.loaders import KnowledgeBase
+from retrieval.products import GOES_WITH_PATTERN, SIMILAR_PATTERN
 
 PRODUCT_INTENTS = {"product_search", "product_recommendation", "product_comparison"}
 
@@ -68,7 +67,7 @@ class Assistant:
         self.parser = parser
         self.answerer = Answerer(store.index, responder, store.kb.name, settings.responder.k_sources,
                                  settings.answer_min_similarity, catalog=store.kb.product)
-        self._titles = sorted((p.title for p in store.kb.products), key=len, reverse=True)
+        self._entities = parser.extractor if parser is not None else EntityExtractor.from_catalog(store.kb.products)
         self.recommender = Recommender(store.products, settings.store_url)
         self.history: list[tuple[str, str]] = []
         self.product_state: dict[str, Any] = {}
@@ -78,35 +77,30 @@ class Assistant:
         parse = self.parser.parse(text) if self.parser is not None else None
         named = self._named_product(text, parse)
         asks_about_named = named is not None and not (SIMILAR_PATTERN.search(text) or GOES_WITH_PATTERN.search(text))
-        if not asks_about_named and self._wants_products(text, parse):
-            # Cards plus a lead sentence built from the filters and prices: SmolLM2-135M's blurbs described one
-            # product of four, so the lead is a template over the cards' own facts.
-            recommendation = self.recommender.recommend(text, self.product_state)
-            self.product_state = recommendation.state
-            return Turn("products", self._remember(text, fixed_reply(recommendation.lead)), recommendation.cards, parse)
+        hits = None
+        if not asks_about_named:
+            wants_products = self.recommender.follow_up_filters(text, self.product_state) is not None
+            if not wants_products and parse is not None and parse["intent"]["name"] != "oos":
+                wants_products = parse["intent"]["name"] in PRODUCT_INTENTS
+            elif not wants_products:  # no intent to go by: the best passage decides
+                hits = self.answerer.search(text)
+                wants_products = bool(hits) and hits[0].kind == "product"
+            if wants_products:
+                # Cards plus a lead sentence built from the filters and prices: SmolLM2-135M's blurbs described
+                # one product of four, so the lead is a template over the cards' own facts.
+                recommendation = self.recommender.recommend(text, self.product_state)
+                self.product_state = recommendation.state
+                return Turn("products", self._remember(text, fixed_reply(recommendation.lead)), recommendation.cards,
+                            parse)
         extra = [product_source(named)] if named is not None else []
-        return Turn("answer", self._remember(text, self.answerer.answer(text, self.history[-4:], extra)), parse=parse)
+        stream = self.answerer.answer(text, self.history[-4:], extra, hits)
+        return Turn("answer", self._remember(text, stream), parse=parse)
 
     def _named_product(self, text: str, parse: dict[str, Any] | None) -> Product | None:
         """The catalog product the message names ("is the Tern Road Runner 3 waterproof?"), if any."""
-        names = [str(e["value"]) for e in (parse or {}).get("entities", []) if e["entity"] == "product"]
-        lowered = text.lower()
-        names = names or [t for t in self._titles if re.search(rf"\b{re.escape(t.lower())}\b", lowered)]
+        entities = parse["entities"] if parse is not None else self._entities.extract(text)
+        names = [str(e["value"]) for e in entities if e["entity"] == "product"]
         return self.store.products.resolve(names[0]) if names else None
-
-    def _wants_products(self, text: str, parse: dict[str, Any] | None) -> bool:
-        if self.product_state and (CHEAPER.search(text) or PRICIER.search(text)):
-            return True
-        if self.product_state:
-            filters, rest = parse_product_query(text, self.store.products.vocabulary)
-            if not filters.is_empty() and len(rest.split()) <= 4 and not filters.categories:
-                return True
-        if parse is not None and parse["intent"]["name"] in PRODUCT_INTENTS:
-            return True
-        if parse is not None and parse["intent"]["name"] != "oos":
-            return False
-        hits = self.store.index.search(text, k=1)
-        return bool(hits) and hits[0].kind == "product"
 
     def _remember(self, text: str, stream: ReplyStream) -> ReplyStream:
         """The same stream, adding the exchange to the history once the reply is complete."""

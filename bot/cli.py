@@ -17,6 +17,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bot.config import ConfigError, Settings, load_settings  # noqa: E402
+from bot.reporting import write_report  # noqa: E402
 from retrieval.loaders import DataError  # noqa: E402
 
 
@@ -277,15 +278,7 @@ def eval_retrieval(ctx: click.Context, faq_path: Path, queries_path: Path, json_
                    f"got {', '.join(miss['top'])}", err=True)
     summary = {key: report[key] for key in ("hit@1", "hit@5", "mrr", "n_queries", "p50_ms")}
     click.echo(json.dumps(summary))
-    if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(report, indent=2) + "\n")
-
-
-def _write_json(path: Path | None, report: dict[str, Any]) -> None:
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(json_out, report)
 
 
 @eval_group.command(name="answers")
@@ -307,6 +300,8 @@ def eval_answers(ctx: click.Context, faq_path: Path, queries_path: Path, json_ou
     from bot.assistant import load_responder
     from bot.config import make_embedder
     from bot.responder.answerer import Answerer
+    from tqdm.auto import tqdm
+
     from bot.responder.evaluation import evaluate_answers
     from retrieval.documents import faq_passage
     from retrieval.evaluation import load_queries
@@ -327,8 +322,6 @@ def eval_answers(ctx: click.Context, faq_path: Path, queries_path: Path, json_ou
     except RuntimeError as exc:
         raise UserError(str(exc)) from None
     answerer = Answerer(index, responder, "the store", settings.responder.k_sources, settings.answer_min_similarity)
-    from tqdm.auto import tqdm
-
     with tqdm(total=len(queries), desc="Answering", unit="query", disable=not sys.stderr.isatty()) as bar:
         report = asyncio.run(evaluate_answers(answerer, queries, faq, replies_out, progress=bar))
     report.update({"faq": str(faq_path), "queries": str(queries_path), "mode": responder.mode,
@@ -337,7 +330,7 @@ def eval_answers(ctx: click.Context, faq_path: Path, queries_path: Path, json_ou
                    "machine": f"{platform.machine()}, {os.cpu_count()} cpus"})
     click.echo(json.dumps({k: report[k] for k in ("source_hit@1", "answer_f1", "fallback_rate", "ungrounded_facts",
                                                   "p50_ms", "first_chunk_p50_ms", "n_queries")}))
-    _write_json(json_out, report)
+    write_report(json_out, report)
 
 
 @eval_group.command(name="intent")
@@ -369,7 +362,7 @@ def eval_intent(train_path: Path, test_path: Path, oos_label: str, epochs: int |
     report = evaluate_intent(train, test, oos_label, config, report_dir, progress=sys.stderr.isatty())
     report.update({"train": str(train_path), "test": str(test_path), "epochs": config.epochs})
     click.echo(json.dumps(report))
-    _write_json(json_out, report)
+    write_report(json_out, report)
 
 
 @eval_group.command(name="sentiment")
@@ -414,7 +407,7 @@ def eval_sentiment(ctx: click.Context, kb: Path | None, test_path: Path, train_p
         report = evaluate_sentiment(NluParser.load(folder), test)
     report.update({"test": str(test_path), "model": "fresh" if train is not None else str(folder)})
     click.echo(json.dumps(report))
-    _write_json(json_out, report)
+    write_report(json_out, report)
 
 
 if __name__ == "__main__":

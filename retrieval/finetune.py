@@ -21,6 +21,7 @@ from pathlib import Path
 from retrieval.atomic import atomic_folder
 from retrieval.documents import FaqEntry, faq_passage
 from retrieval.embeddings import Embedder
+from retrieval.training_progress import TrainingProgress
 
 METADATA = "shopbot_finetune.json"
 
@@ -62,7 +63,6 @@ def finetune_on_faq(faq: list[FaqEntry], base: Embedder, folder: Path, config: F
     """Fine-tune a copy of `base`'s model on the FAQ and save it to `folder` (written atomically)."""
     import torch
     from sentence_transformers import SentenceTransformer
-    from tqdm.auto import tqdm
 
     config = config or FinetuneConfig()
     started = time.perf_counter()
@@ -72,8 +72,7 @@ def finetune_on_faq(faq: list[FaqEntry], base: Embedder, folder: Path, config: F
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
     pairs = training_pairs(faq)
     steps = config.epochs * -(-len(pairs) // config.batch_size)
-    bar = tqdm(total=steps, desc="Tuning embedder on FAQ", unit="step", disable=not progress)
-    losses: list[float] = []
+    tracker = TrainingProgress(steps, "Tuning embedder on FAQ", progress)
     model.train()
     for _ in range(config.epochs):
         rng.shuffle(pairs)
@@ -85,19 +84,14 @@ def finetune_on_faq(faq: list[FaqEntry], base: Embedder, folder: Path, config: F
             targets = model(model.preprocess(positives))["sentence_embedding"]
             similarity = torch.nn.functional.normalize(queries, dim=-1) @ torch.nn.functional.normalize(targets, dim=-1).T
             loss = torch.nn.functional.cross_entropy(similarity * config.scale, labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    bar.close()
+            tracker.step(loss, optimizer)
+    tracker.close()
     model.eval()
     with atomic_folder(Path(folder)) as staging:
         model.save(str(staging))
         (staging / METADATA).write_text(json.dumps({
             "base_model": base.model_id, "config": asdict(config), "n_pairs": len(pairs), "n_faq": len(faq),
-            "steps": steps, "final_loss": round(sum(losses[-5:]) / max(1, len(losses[-5:])), 4),
+            "steps": steps, "final_loss": tracker.mean_loss(last=5),
             "seconds": round(time.perf_counter() - started, 1),
         }, indent=2))
     return folder

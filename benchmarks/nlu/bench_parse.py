@@ -15,14 +15,10 @@ from pathlib import Path
 
 from bot.config import load_settings
 from bot.nlu.pipeline import latest_model, load_store_parser
+from bot.reporting import percentile, write_report
 from retrieval.loaders import load_knowledge_base
 
 QUERIES = Path(__file__).resolve().parents[1] / "retrieval" / "demo_paraphrases.csv"
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def main() -> None:
@@ -57,9 +53,7 @@ def main() -> None:
               "batch32_p95_ms": round(percentile(batches, 0.95), 1), "model": folder.name,
               "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}"}
     print(json.dumps(report))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.json, report)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bot.config import DEMO_KB, load_settings, make_embedder  # noqa: E402
+from bot.reporting import percentile, write_report  # noqa: E402
 from retrieval.documents import Passage, product_passage  # noqa: E402
 from retrieval.index import KnowledgeIndex  # noqa: E402
 from retrieval.loaders import load_knowledge_base  # noqa: E402
@@ -47,11 +48,6 @@ def grow(passages: list[Passage], products: list, target: int) -> list[Passage]:
             out.append(product_passage(variant))
         round_number += 1
     return out
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def main() -> None:
@@ -98,9 +94,7 @@ def main() -> None:
         "demo_passages": len(kb.passages()), "backend": embedder.backend, "cpu_count": os.cpu_count(), "machine": platform.machine(),
     }
     print(json.dumps(report))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.json, report)
 
 
 if __name__ == "__main__":

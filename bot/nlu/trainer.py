@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.metrics import f1_score
-from tqdm.auto import tqdm
 
 from bot.nlu.data import SENTIMENT_LABELS, Example
 from bot.nlu.model import MAX_TOKENS, JointIntentSentiment, export_model_onnx, load_encoder, save_model, softmax
+from retrieval.training_progress import TrainingProgress
 
 IGNORE = -100
 BUCKET_POOL = 50  # batches per length-sorting pool
@@ -167,7 +167,7 @@ def train_nlu(intent_examples: list[Example], sentiment_examples: list[Example],
         intent_weights[intent_index[config.oos_label]] = config.oos_weight
     intent_loss = torch.nn.CrossEntropyLoss(weight=intent_weights.to(device), ignore_index=IGNORE)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
-    bar = tqdm(total=steps, desc="Training NLU", unit="step", disable=not progress)
+    tracker = TrainingProgress(steps, "Training NLU", progress)
     for epoch in range(config.epochs):
         model.train()
         # A different slice of the sentiment rows each epoch: all of them are used, each epoch stays short.
@@ -182,13 +182,8 @@ def train_nlu(intent_examples: list[Example], sentiment_examples: list[Example],
                 loss = loss + intent_loss(intent_logits, intent_labels.to(device))
             if (sentiment_labels != IGNORE).any():
                 loss = loss + loss_fn(sentiment_logits, sentiment_labels.to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
-    bar.close()
+            tracker.step(loss, optimizer, schedule)
+    tracker.close()
     model.eval()
 
     metrics: dict[str, Any] = {"holdout_intent_examples": len(held), "holdout_sentiment_examples": len(sentiment_held)}

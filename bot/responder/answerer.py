@@ -23,14 +23,8 @@ NOT_SURE = ("I'm not sure about that one, and I'd rather not guess. I can help w
 
 
 def hit_source(hit: SearchHit) -> Source:
-    """A retrieved passage as a prompt source (FAQ: question and answer; policy: document, heading and text;
-    product: its description and attributes, with price and stock)."""
-    passage = hit.passage
-    text = passage.text
-    if passage.kind == "product" and "price" in passage.metadata:
-        stock = "In stock." if passage.metadata.get("in_stock", True) else "Out of stock."
-        text = f"{text} Price: ${passage.metadata['price']:.2f}. {stock}"
-    return Source(passage.id, passage.title, text)
+    """A retrieved passage as a prompt source (FAQ: question and answer; policy: document, heading and text)."""
+    return Source(hit.passage.id, hit.passage.title, hit.passage.text)
 
 
 class Answerer:
@@ -46,10 +40,14 @@ class Answerer:
         self.k_sources = k_sources
         self.min_similarity = min_similarity
 
-    def sources_for(self, question: str) -> list[Source]:
+    def search(self, question: str) -> list[SearchHit]:
+        """The passages this answerer would draw on, best first (callers that route on them pass them back)."""
+        return self.index.search(question, k=self.k_sources)
+
+    def sources_for(self, question: str, hits: list[SearchHit] | None = None) -> list[Source]:
         """The FAQ entries, policy sections and products worth showing the model, best first (none when all are
         weak): "is the Tern Road Runner 3 waterproof?" is answered from the product's own record."""
-        hits = self.index.search(question, k=self.k_sources)
+        hits = self.search(question) if hits is None else hits
         if not hits or (hits[0].similarity or 0.0) < self.min_similarity:
             return []
         return [self._source(h) for h in hits]
@@ -59,10 +57,13 @@ class Answerer:
         return product_source(product) if product is not None else hit_source(hit)
 
     def answer(self, question: str, history: list[tuple[str, str]] | None = None,
-               extra_sources: list[Source] | None = None) -> ReplyStream:
-        """Stream a grounded reply; `reply` on the stream carries the cited source ids once it is done."""
+               extra_sources: list[Source] | None = None, hits: list[SearchHit] | None = None) -> ReplyStream:
+        """Stream a grounded reply; `reply` on the stream carries the cited source ids once it is done.
+
+        `hits` are the results of `search(question)` when the caller already has them (no second search).
+        """
         extra = extra_sources or []
-        sources = extra + [s for s in self.sources_for(question) if s.id not in {e.id for e in extra}]
+        sources = extra + [s for s in self.sources_for(question, hits) if s.id not in {e.id for e in extra}]
         if not sources:
             return fixed_reply(NOT_SURE)
         return self.responder.stream(ReplyRequest(question, sources, history or [], self.store_name))

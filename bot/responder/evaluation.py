@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bot.reporting import percentile
 from bot.responder.answerer import Answerer
 from bot.responder.grounding import GroundingGuard, split_sentences
 from retrieval.documents import FaqEntry
@@ -90,5 +91,5 @@ async def evaluate_answers(answerer: Answerer, queries: list[LabelledQuery], faq
     return {"n_queries": n, "source_hit@1": round(hits / n, 4), "answer_f1": round(statistics.mean(f1s), 4),
             "fallback_rate": round(fallbacks / n, 4), "ungrounded_facts": len(ungrounded),
             "ungrounded_examples": ungrounded[:20], "p50_ms": round(statistics.median(totals), 1),
-            "p95_ms": round(sorted(totals)[int(0.95 * (n - 1))], 1),
+            "p95_ms": round(percentile(totals, 0.95), 1),
             "first_chunk_p50_ms": round(statistics.median(firsts), 1)}

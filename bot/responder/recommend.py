@@ -68,7 +68,7 @@ class Recommender:
     def recommend(self, text: str, state: dict[str, Any] | None = None) -> Recommendation:
         """Cards for `text`; with the `state` of the last list, a short follow-up refines that list."""
         previous = state or {}
-        follow_up = self._follow_up_filters(text, previous)
+        follow_up = self.follow_up_filters(text, previous)
         if follow_up is not None:
             filters, query = follow_up
             results = self.search.search(query, self.k, filters)
@@ -84,8 +84,9 @@ class Recommender:
         return Recommendation(cards, self._lead(results, refined), [product_source(hit.product) for hit in results.hits],
                               new_state, results, refined)
 
-    def _follow_up_filters(self, text: str, previous: dict[str, Any]) -> tuple[ProductFilters, str] | None:
-        """The last list's filters changed by a short follow-up ("cheaper?", "in black?"), or None."""
+    def follow_up_filters(self, text: str, previous: dict[str, Any]) -> tuple[ProductFilters, str] | None:
+        """The last list's filters changed by a short follow-up ("cheaper?", "in black?"), or None when `text` is
+        not a follow-up of the list whose state is `previous`."""
         if not previous.get("query"):
             return None
         base = _filters_from_dict(previous.get("filters") or {})

@@ -17,13 +17,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from bot.responder.lm import LanguageModel
 from bot.responder.prompt import PromptBuilder, ReplyRequest, Source
 from bot.responder.recommend import product_source
 from retrieval.atomic import atomic_folder
 from retrieval.loaders import KnowledgeBase
+from retrieval.training_progress import TrainingProgress
 
 
 FORMAT = 2  # bump when the examples' layout changes, so old adapters are not reused
@@ -104,8 +103,7 @@ def train_responder(lm: LanguageModel, examples: list[TrainingExample], folder: 
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
     encoded = [_encode(lm, builder, example) for example in examples]
-    losses: list[float] = []
-    bar = tqdm(total=config.steps, desc="Training responder", unit="step", disable=not progress)
+    tracker = TrainingProgress(config.steps, "Training responder", progress)
     for step in range(config.steps):
         batch = [encoded[rng.randrange(len(encoded))] for _ in range(config.batch_size)]
         width = max(len(ids) for ids, _ in batch)
@@ -114,17 +112,11 @@ def train_responder(lm: LanguageModel, examples: list[TrainingExample], folder: 
         labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch], device=lm.device)
         mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch], device=lm.device)
         loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
-        bar.update(1)
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    bar.close()
+        tracker.step(loss, optimizer)
+    tracker.close()
     model.eval()
     metadata = {"format": FORMAT, "base_model": lm.name, "config": asdict(config), "examples": len(examples),
-                "first_loss": round(sum(losses[:5]) / max(1, len(losses[:5])), 4),
-                "last_loss": round(sum(losses[-5:]) / max(1, len(losses[-5:])), 4), "device": lm.device,
+                "first_loss": tracker.mean_loss(first=5), "last_loss": tracker.mean_loss(last=5), "device": lm.device,
                 "train_seconds": round(time.perf_counter() - started, 1)}
     with atomic_folder(Path(folder)) as staging:
         model.save_pretrained(str(staging))

@@ -1,8 +1,6 @@
-"""Order look-ups: status and tracking, shown only after the order id and the email on it match.
+"""Order look-ups: status, shipment tracking and refund status, shown only after the order id and its email match.
 
-After `MAX_FAILED_CHECKS` failed checks in a conversation the bot stops checking and offers a human, so
-order ids cannot be guessed by trying emails. Written with rasa-sdk: runs in-process or on a stock
-`python -m rasa_sdk --actions actions` server.
+Written with rasa-sdk: runs in-process or on a stock `python -m rasa_sdk --actions actions` server.
 """
 
 from __future__ import annotations
@@ -10,34 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.backend_registry import get_backend
-
-MAX_FAILED_CHECKS = 5
-
-
-def verified_order(tracker: Tracker, dispatcher: CollectingDispatcher) -> tuple[dict[str, Any] | None, list[EventType]]:
-    """The order named by the `order_id` and `email` slots when they match; otherwise says why and returns None."""
-    failures = int(tracker.get_slot("failed_checks") or 0)
-    if failures >= MAX_FAILED_CHECKS:
-        dispatcher.utter_message(text="I can't look up orders in this chat any more. A member of our team can "
-                                      "help you: shall I connect you?", buttons=[
-            {"title": "Talk to a person", "payload": "/human_handoff"}])
-        return None, []
-    order_id, email = tracker.get_slot("order_id"), tracker.get_slot("email")
-    if not order_id or not email:
-        dispatcher.utter_message(text="I need your order number and the email you ordered with.")
-        return None, []
-    backend = get_backend()
-    if not backend.verify(str(order_id), str(email)):
-        failures += 1
-        left = MAX_FAILED_CHECKS - failures
-        dispatcher.utter_message(text="That order number and email don't match an order. Please check both"
-                                      + (f" ({left} tries left)." if left else "."))
-        return None, [SlotSet("failed_checks", failures), SlotSet("order_id", None), SlotSet("email", None)]
-    return backend.order(str(order_id)), [SlotSet("verified_order", str(order_id))]
+from actions.services import get_backend
+from actions.verification import verified_order
 
 
 class ActionOrderStatus(Action):
@@ -49,9 +24,63 @@ class ActionOrderStatus(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         order, events = verified_order(tracker, dispatcher)
+        if order is not None:
+            dispatcher.utter_message(text=describe_status(order), json_message={"order": summary(order)})
+        return events
+
+
+class ActionTrackShipment(Action):
+    """The carrier, tracking number and delivery estimate of a shipped order."""
+
+    def name(self) -> str:
+        return "action_track_shipment"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        order, events = verified_order(tracker, dispatcher)
         if order is None:
             return events
-        dispatcher.utter_message(text=describe_status(order), json_message={"order": summary(order)})
+        if order["status"] in ("shipped", "delivered") and order.get("tracking_number"):
+            text = f"Order {order['id']} is with {order.get('carrier') or 'the carrier'}: tracking number " \
+                   f"{order['tracking_number']}."
+            if order["status"] == "delivered":
+                text += f" It was delivered on {str(order.get('delivered_at'))[:10]}."
+            elif order.get("estimated_delivery"):
+                text += f" Expected by {order['estimated_delivery'][:10]}."
+            text += " Scans can take up to 24 hours to show after it ships."
+        else:
+            text = describe_status(order) + " There is no shipment to track."
+        dispatcher.utter_message(text=text, json_message={"order": summary(order)})
+        return events
+
+
+class ActionRefundStatus(Action):
+    """Whether an order's refund is processing or paid, and how much, from the order and its open return."""
+
+    def name(self) -> str:
+        return "action_refund_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        order, events = verified_order(tracker, dispatcher)
+        if order is None:
+            return events
+        number, refund = order["id"], order.get("refund") or {}
+        opened = get_backend().open_return(number)
+        if refund.get("status") == "refunded":
+            text = f"The refund for order {number}, ${refund['amount']:.2f}, was issued on " \
+                   f"{str(refund.get('refunded_at'))[:10]} to your original payment method."
+        elif refund.get("status") == "processing":
+            text = f"The refund for order {number}, ${refund['amount']:.2f}, is being processed. Refunds are " \
+                   "issued within 3 business days after the return reaches our warehouse."
+        elif opened is not None:
+            text = f"Return {opened['return_id']} for order {number} is open. The refund is issued within 3 " \
+                   "business days after the return reaches our warehouse."
+        elif order["status"] == "cancelled":
+            text = f"Order {number} was cancelled before it shipped, so nothing more was charged."
+        else:
+            text = f"There is no refund on order {number}; it is {order['status']}."
+        dispatcher.utter_message(text=text, json_message={"order": summary(order)})
         return events
 
 
@@ -79,3 +108,10 @@ def summary(order: dict[str, Any]) -> dict[str, Any]:
             "currency")
     return {k: order.get(k) for k in keys} | {"items": [{"title": i["title"], "quantity": i["quantity"]}
                                                         for i in order.get("items", [])]}
+
+
+def items_line(order: dict[str, Any]) -> str:
+    """"2 items: Drizzle Cuff Beanie, Cedar Dry Sack 35" for confirmations."""
+    items = order.get("items", [])
+    count = sum(int(i.get("quantity", 1)) for i in items)
+    return f"{count} item{'s' if count != 1 else ''}: " + ", ".join(i["title"] for i in items)

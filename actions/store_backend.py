@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 CANCELLABLE = ("placed", "paid")        # not yet shipped
@@ -39,13 +40,17 @@ class StoreBackend(Protocol):
     def cancel_order(self, order_id: str, now: datetime | None = None) -> Outcome: ...
     def change_address(self, order_id: str, address: dict[str, str]) -> Outcome: ...
     def start_return(self, order_id: str, now: datetime | None = None) -> Outcome: ...
+    def open_return(self, order_id: str) -> dict[str, Any] | None: ...
 
 
 class SqliteStoreBackend:
     """Orders and returns in one SQLite file (`:memory:` for a throw-away store); thread-safe."""
 
-    def __init__(self, path: str | Path = ":memory:", return_window_days: int = 30, label_base_url: str = ""):
+    def __init__(self, path: str | Path = ":memory:", return_window_days: int = 30, label_base_url: str = "",
+                 clock: Callable[[], datetime] | None = None):
+        """`clock` gives "now" for cancellations and return windows (a fixed date in tests and story runs)."""
         self.return_window = timedelta(days=return_window_days)
+        self.clock = clock or (lambda: datetime.now().astimezone())
         self.label_base_url = label_base_url.rstrip("/") or "/returns/labels"
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False)
@@ -84,7 +89,7 @@ class SqliteStoreBackend:
             return Outcome(False, "not_found")
         if order["status"] not in CANCELLABLE:
             return Outcome(False, f"status_{order['status']}", order)
-        order.update(status="cancelled", cancelled_at=(now or datetime.now().astimezone()).isoformat(timespec="minutes"))
+        order.update(status="cancelled", cancelled_at=(now or self.clock()).isoformat(timespec="minutes"))
         return Outcome(True, order=self._save(order))
 
     def change_address(self, order_id: str, address: dict[str, str]) -> Outcome:
@@ -107,10 +112,10 @@ class SqliteStoreBackend:
             return Outcome(False, "not_found")
         if order["status"] not in RETURNABLE or not order.get("delivered_at"):
             return Outcome(False, f"status_{order['status']}", order)
-        existing = self._db.execute("SELECT id, label_url FROM returns WHERE order_id = ?", (order["id"],)).fetchone()
+        existing = self.open_return(order["id"])
         if existing:
-            return Outcome(True, "already_open", order, {"return_id": existing["id"], "label_url": existing["label_url"]})
-        now = now or datetime.now().astimezone()
+            return Outcome(True, "already_open", order, existing)
+        now = now or self.clock()
         delivered = datetime.fromisoformat(order["delivered_at"])
         deadline = delivered + self.return_window
         if now > deadline:
@@ -122,6 +127,12 @@ class SqliteStoreBackend:
                              (return_id, order["id"], now.isoformat(timespec="minutes"), label_url))
         return Outcome(True, order=order, detail={"return_id": return_id, "label_url": label_url,
                                                   "deadline": deadline.date().isoformat()})
+
+    def open_return(self, order_id: str) -> dict[str, Any] | None:
+        """The return opened in chat for an order (`return_id`, `label_url`, `created_at`), or None."""
+        row = self._db.execute("SELECT id, label_url, created_at FROM returns WHERE order_id = ?",
+                               (str(order_id).lstrip("#"),)).fetchone()
+        return {"return_id": row["id"], "label_url": row["label_url"], "created_at": row["created_at"]} if row else None
 
     def _save(self, order: dict[str, Any]) -> dict[str, Any]:
         with self._lock, self._db:

@@ -68,19 +68,30 @@ def main(ctx: click.Context, config: Path | None) -> None:
 
 @main.command()
 @kb_option
+@click.option("--sender", default="terminal", show_default=True, help="Conversation id (the same id continues a chat).")
 @click.pass_context
-def chat(ctx: click.Context, kb: Path | None) -> None:
-    """Chat in the terminal with the store's assistant."""
-    from bot.assistant import Assistant, load_responder
+def chat(ctx: click.Context, kb: Path | None, sender: str) -> None:
+    """Chat in the terminal with the store's bot: orders, returns, answers, products, handoff."""
     from bot.channels.terminal import run_chat
-    from bot.nlu.pipeline import latest_model, load_store_parser
 
     settings = _settings(ctx, kb)
+    bot = _load_bot(settings, need_nlu=False)
+    run_chat(bot.engine, bot.knowledge.kb.name, sender)
+
+
+def _load_bot(settings: Settings, need_nlu: bool, conversations: Any = None) -> Any:
+    """The store's bot for the CLI: knowledge, NLU (when trained), responder, domain and actions."""
+    from bot.app import build_bot, load_responder
+    from bot.nlu.pipeline import latest_model, load_store_parser
+
     store = _open(settings)
     folder = latest_model(store.kb, settings.cache_dir)
     parser = load_store_parser(store.kb, folder) if folder is not None else None
     if parser is None:
-        click.echo("No NLU model yet (run `shopbot train`); /debug shows retrieval only.", err=True)
+        if need_nlu:
+            raise UserError("No NLU model for this store yet: run `shopbot train` first.")
+        click.echo("No NLU model yet (run `shopbot train`): without intents the bot answers questions and shows "
+                   "products, but cannot run order actions.", err=True)
     started = time.perf_counter()
     try:
         responder = load_responder(settings, store.kb)
@@ -92,7 +103,10 @@ def chat(ctx: click.Context, kb: Path | None) -> None:
     if responder.lm is None and settings.responder.mode == "auto":
         click.echo("Replies quote the store's own sentences; `shopbot train responder` tunes the LM to write them "
                    "(about 11 minutes on 2 cores), or set responder.mode: generate.", err=True)
-    run_chat(Assistant(store, responder, parser, settings), store.kb.name)
+    try:
+        return build_bot(settings, store, responder, parser, store=conversations)
+    except DataError as exc:
+        raise UserError(str(exc)) from None
 
 
 @main.group(name="train", invoke_without_command=True)
@@ -222,7 +236,7 @@ def search(ctx: click.Context, query: str, kb: Path | None, kinds: tuple[str, ..
 def products(ctx: click.Context, query: str, kb: Path | None, k: int) -> None:
     """Find products: filters ("under $80", "in blue", brands), "similar to X", "goes with X"."""
     from bot.channels.terminal import format_cards
-    from bot.responder.recommend import Recommender
+    from retrieval.recommend import Recommender
 
     settings = _settings(ctx, kb)
     store = _open(settings)
@@ -297,7 +311,7 @@ def eval_answers(ctx: click.Context, faq_path: Path, queries_path: Path, json_ou
     import asyncio
     import platform
 
-    from bot.assistant import load_responder
+    from bot.app import load_responder
     from bot.config import make_embedder
     from bot.responder.answerer import Answerer
     from tqdm.auto import tqdm
@@ -331,6 +345,55 @@ def eval_answers(ctx: click.Context, faq_path: Path, queries_path: Path, json_ou
     click.echo(json.dumps({k: report[k] for k in ("source_hit@1", "answer_f1", "fallback_rate", "ungrounded_facts",
                                                   "p50_ms", "first_chunk_p50_ms", "n_queries")}))
     write_report(json_out, report)
+
+
+@eval_group.command(name="dialogues")
+@kb_option
+@click.option("--stories", "stories_path", required=True, type=click.Path(path_type=Path),
+              help="A YAML file of test conversations (see knowledge_base/demo/stories.yml).")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the report as JSON here.")
+@click.option("--verbose", is_flag=True, help="Print every step, not only the failing ones.")
+@click.pass_context
+def eval_dialogues(ctx: click.Context, kb: Path | None, stories_path: Path, json_out: Path | None,
+                   verbose: bool) -> None:
+    """Run test conversations through the engine: pass/fail per step, and a check that no order leaks."""
+    import asyncio
+
+    from actions.services import set_backend
+    from actions.store_backend import SqliteStoreBackend
+    from bot.dialogue.stories import load_stories, run_stories
+    from bot.dialogue.store import ConversationStore
+
+    settings = _settings(ctx, kb)
+    try:
+        suite = load_stories(stories_path)
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    bot = _load_bot(settings, need_nlu=True, conversations=ConversationStore())
+    orders_file = settings.kb_dir / "orders.json"
+    orders = json.loads(orders_file.read_text(encoding="utf-8"))["orders"] if orders_file.is_file() else []
+    today = suite.today
+
+    def fresh_orders() -> None:  # each story starts from the store's orders as shipped
+        set_backend(SqliteStoreBackend.from_orders_file(orders_file, clock=(lambda: today) if today else None))
+
+    report = asyncio.run(run_stories(bot.engine, suite.stories, orders, today.timestamp() if today else None,
+                                     fresh_orders if orders_file.is_file() else None))
+    for result in report.results:
+        if verbose or not result.passed:
+            mark = "ok  " if result.passed else "FAIL"
+            click.echo(f"{mark} {result.story} / step {result.index + 1}: {result.user!r}")
+            for problem in result.problems:
+                click.echo(f"       {problem}")
+            if not result.passed:
+                for reply in result.replies:
+                    click.echo(f"       bot: {reply[:160]}")
+    summary = report.summary()
+    click.echo(json.dumps(summary))
+    write_report(json_out, {**summary, "stories_file": str(stories_path),
+                            "steps_detail": [vars(r) for r in report.results]})
+    if not report.passed:
+        raise SystemExit(1)
 
 
 @eval_group.command(name="intent")

@@ -66,6 +66,21 @@ class ResponderSettings(BaseModel):
     k_sources: int = 1  # sources in the prompt: SmolLM2-135M answered from the wrong one of 3 in 63 of 214 questions
 
 
+class DialogueSettings(BaseModel):
+    """Conversations: where they are kept, where actions run, and when the bot asks, falls back or hands off."""
+
+    model_config = ConfigDict(extra="forbid")
+    domain: Path | None = None            # default: domain.yml in the knowledge-base folder
+    database: str = ""                    # SQLAlchemy URL or SQLite path; default: conversations.db in data_dir
+    redis_url: str = ""                   # per-conversation locks in Redis, for several server processes
+    action_server_url: str = ""           # a rasa-sdk action server; empty: run the actions in-process
+    action_timeout_s: float = 5.0
+    action_attempts: int = 3
+    ask_below: float = 0.6                # top intent confidence under this: "did you mean ...?" with two buttons
+    handoff_sentiment: float = 0.9        # negative sentiment at or above this score offers a person
+    max_fallbacks: int = 2                # this many fallbacks in a row offer a person
+
+
 class Settings(BaseModel):
     """Everything a deployment can configure."""
 
@@ -79,10 +94,12 @@ class Settings(BaseModel):
     finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)  # tune the embedder on the FAQ
     answer_min_similarity: float = 0.35  # below this cosine similarity the best passage is not trusted (dev set: 3 of 70 in-scope questions fall below, out-of-scope ones stay under 0.26)
     responder: ResponderSettings = Field(default_factory=ResponderSettings)
+    dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
+    data_dir: Path = Field(default_factory=lambda: PROJECT_ROOT / ".shopbot_data")  # conversations (not a cache)
     store_url: str = ""  # product links on cards: {store_url}/products/{id} when a product has no url
 
 
-ENV_VARS = {"SHOPBOT_KB": "kb_dir", "SHOPBOT_CACHE_DIR": "cache_dir", "SHOPBOT_EMBEDDING_MODEL": "embedding_model",
+ENV_VARS = {"SHOPBOT_KB": "kb_dir", "SHOPBOT_CACHE_DIR": "cache_dir", "SHOPBOT_DATA_DIR": "data_dir", "SHOPBOT_EMBEDDING_MODEL": "embedding_model",
             "SHOPBOT_EMBEDDING_BACKEND": "embedding_backend", "SHOPBOT_DEVICE": "device"}
 
 
@@ -125,6 +142,10 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     for var, key in (("SHOPBOT_RESPONDER_MODE", "mode"), ("SHOPBOT_LM", "model"), ("SHOPBOT_LM_ADAPTER", "adapter")):
         if os.environ.get(var):
             data["responder"] = {**(data.get("responder") or {}), key: os.environ[var]}
+    for var, key in (("SHOPBOT_DATABASE_URL", "database"), ("SHOPBOT_REDIS_URL", "redis_url"),
+                     ("SHOPBOT_ACTION_SERVER_URL", "action_server_url")):
+        if os.environ.get(var):
+            data["dialogue"] = {**(data.get("dialogue") or {}), key: os.environ[var]}
     if os.environ.get("SHOPBOT_FINETUNE"):
         data["finetune"] = {**(data.get("finetune") or {}), "enabled": os.environ["SHOPBOT_FINETUNE"]}
     data.update({k: v for k, v in overrides.items() if v is not None})

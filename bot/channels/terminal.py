@@ -1,4 +1,7 @@
-"""Terminal chat: type a question, watch the reply stream in, with its sources and product cards (like `rasa shell`)."""
+"""Terminal chat (like `rasa shell`): type a message, watch the reply stream in, with sources, cards and buttons.
+
+Drives the same `Engine.handle()` as every other channel; `/debug` shows intent, sentiment, entities and slots.
+"""
 
 from __future__ import annotations
 
@@ -8,56 +11,77 @@ from typing import Any, TextIO
 
 import click
 
-from bot.assistant import Assistant, Turn
-from bot.responder.recommend import ProductCard
+from bot.engine import Engine
+from bot.messages import Inbound, Outbound
 
-HELP = "Commands: /debug (toggle intent, sentiment and retrieval details), /help, /quit"
+HELP = "Commands: /debug (intent, sentiment, entities, slots), /restart, /help, /quit. Type a button's number to press it."
 
 
-def format_cards(cards: list[ProductCard]) -> str:
+def format_cards(cards: list[dict[str, Any]]) -> str:
     """Product cards as a fixed-width table."""
     rows = [("id", "product", "price", "rating", "why")]
     for card in cards:
-        rows.append((card.id, card.title, f"{card.price:.2f} {card.currency}", f"{card.rating or 0:.1f}", card.reason))
+        rows.append((str(card["id"]), str(card["title"]), f"{card['price']:.2f} {card.get('currency', '')}".strip(),
+                     f"{card.get('rating') or 0:.1f}", str(card.get("reason") or "")))
     widths = [min(34, max(len(r[i]) for r in rows)) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell[:w].ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
 
-def debug_lines(turn: Turn, parse: dict[str, Any] | None) -> list[str]:
-    """Intent ranking, sentiment, entities, and what the reply cited and dropped."""
+def debug_lines(tracker: Any) -> list[str]:
+    """What the engine understood of the last message, and the slots it holds."""
+    user = next((e for e in reversed(tracker.events) if e["event"] == "user"), None)
+    parse = (user or {}).get("parse_data") or {}
     lines = []
-    if parse is not None:
-        ranking = ", ".join(f"{r['name']} {r['confidence']:.2f}" for r in parse["intent_ranking"][:3])
+    if parse.get("intent", {}).get("name"):
+        ranking = ", ".join(f"{r['name']} {r['confidence']:.2f}" for r in parse.get("intent_ranking", [])[:3])
         lines.append(f"  · intent: {parse['intent']['name']} ({parse['intent']['confidence']:.2f}); ranking: {ranking}")
+    if parse.get("sentiment"):
         lines.append(f"  · sentiment: {parse['sentiment']['label']} ({parse['sentiment']['score']:.2f})")
-        if parse["entities"]:
-            lines.append("  · entities: " + ", ".join(f"{e['entity']}={e['value']}" for e in parse["entities"]))
-    reply = turn.stream.reply
-    if reply is not None:
-        timing = f"first chunk {reply.first_chunk_ms or 0:.0f} ms, whole {reply.total_ms:.0f} ms"
-        lines.append(f"  · reply: {'fallback to source text' if reply.fallback else 'generated'}; {timing}")
-        lines += [f"  · dropped: {d.sentence!r} (unsupported: {', '.join(d.unsupported) or 'low overlap'})"
-                  for d in reply.dropped]
+    if parse.get("entities"):
+        lines.append("  · entities: " + ", ".join(f"{e['entity']}={e['value']}" for e in parse["entities"]))
+    slots = {k: v for k, v in tracker.slots.items() if v not in (None, 0, 0.0, False) and k != "product_state"}
+    lines.append(f"  · slots: {slots}; form: {tracker.active_loop or '-'}; paused: {tracker.paused}")
     return lines
 
 
-async def _print_turn(turn: Turn, debug: bool) -> None:
-    click.echo("bot> ", nl=False)
-    async for chunk in turn.stream:
-        click.echo(chunk, nl=False)
-    click.echo()
-    reply = turn.stream.reply
-    if turn.cards:
-        click.echo(format_cards(turn.cards))
-    elif reply is not None and reply.sources:
-        click.echo(f"  [source: {', '.join(reply.sources)}]")
+async def _print_turn(engine: Engine, inbound: Inbound, debug: bool) -> list[dict[str, str]]:
+    streaming = False
+    buttons: list[dict[str, str]] = []
+    async for event in engine.handle(inbound):
+        buttons = _print_event(event, streaming) or buttons
+        streaming = event.type == "chunk"
     if debug:
-        for line in debug_lines(turn, turn.parse):
+        for line in debug_lines(await engine.tracker(inbound.conversation_id)):
             click.echo(line)
+    return buttons
 
 
-def run_chat(assistant: Assistant, store_name: str, stdin: TextIO | None = None) -> None:
-    """Read messages until /quit or end of input; stream each reply with its sources or cards."""
+def _print_event(event: Outbound, streaming: bool) -> list[dict[str, str]]:
+    if event.type == "chunk":
+        click.echo(("" if streaming else "bot> ") + event.text, nl=False)
+        return []
+    if event.type == "message":
+        if streaming:
+            click.echo()
+        else:
+            who = "agent" if event.data.get("agent") else "bot"
+            click.echo(f"{who}> {event.text}")
+        if event.cards:
+            click.echo(format_cards(event.cards))
+        if event.sources:
+            click.echo(f"  [source: {', '.join(event.sources)}]")
+        for number, button in enumerate(event.buttons, 1):
+            click.echo(f"  [{number}] {button['title']}")
+        return event.buttons
+    if event.type == "handoff":
+        click.echo(f"[handed to a person{': ' + event.text if event.text else ''}]")
+    elif event.type == "error":
+        click.echo(f"[error {event.code}: {event.text}]")
+    return []
+
+
+def run_chat(engine: Engine, store_name: str, sender: str = "terminal", stdin: TextIO | None = None) -> None:
+    """Read messages until /quit or end of input; stream each reply."""
     stdin = stdin or sys.stdin
     interactive = stdin.isatty()
     if interactive:
@@ -67,6 +91,7 @@ def run_chat(assistant: Assistant, store_name: str, stdin: TextIO | None = None)
             pass
     click.echo(f"{store_name} assistant. Ask about orders, shipping, returns, payments or products. {HELP}")
     debug = False
+    buttons: list[dict[str, str]] = []
     loop = asyncio.new_event_loop()
     try:
         while True:
@@ -88,9 +113,12 @@ def run_chat(assistant: Assistant, store_name: str, stdin: TextIO | None = None)
                 debug = not debug
                 click.echo(f"debug {'on' if debug else 'off'}")
                 continue
+            if text.isdigit() and buttons and 1 <= int(text) <= len(buttons):
+                text = buttons[int(text) - 1]["payload"]
             if not interactive:
                 click.echo(f"you> {text}")
-            loop.run_until_complete(_print_turn(assistant.turn(text), debug))
+            buttons = loop.run_until_complete(_print_turn(engine, Inbound(sender, text, "terminal"), debug))
     finally:
+        loop.run_until_complete(engine.close())
         loop.close()
     click.echo("bye")

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.responder.prompt import ReplyRequest, Source
-from bot.responder.recommend import product_source
+from bot.responder.prompt import ReplyRequest, Source, product_source
 from bot.responder.responder import ReplyStream, Responder, fixed_reply
 from retrieval.documents import Product, SearchHit
 from retrieval.index import KnowledgeIndex

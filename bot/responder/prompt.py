@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from retrieval.documents import Product
+
 MAX_SHOPPER_CHARS = 600
 INSTRUCTIONS = ("You are the customer-service assistant of {store}. Answer the customer's last message in one to "
                 "three short, friendly sentences, using only the facts below. Copy numbers, prices, days and names "
@@ -96,3 +98,21 @@ class PromptBuilder:
         lines += [f"{'Customer' if role == 'user' else 'Assistant'}: {text}" for role, text in turns]
         lines += [f"Customer: {question}", "Assistant:"]
         return "\n".join(lines)
+
+
+def product_source(product: Product) -> Source:
+    """A product's facts for a prompt: brand, category, price, stock, rating, every simple attribute, description."""
+    facts = [f"{product.brand} {product.category}".strip(), f"price ${product.price:.2f}",
+             "in stock" if product.in_stock else "out of stock"]
+    if product.rating is not None:
+        facts.append(f"rated {product.rating:g}/5")
+    for key, value in product.attributes.items():
+        if isinstance(value, bool):
+            facts.append(f"{key.replace('_', ' ')}: {'yes' if value else 'no'}")
+        elif isinstance(value, (str, int, float)):
+            facts.append(f"{key.replace('_', ' ')}: {value}")
+        elif isinstance(value, list) and value:
+            facts.append(f"{key.replace('_', ' ')}: {', '.join(map(str, value))}")
+    if product.description:
+        facts.append(product.description)
+    return Source(f"product:{product.id}", product.title, "; ".join(facts))

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.responder.lm import LanguageModel
-from bot.responder.prompt import PromptBuilder, ReplyRequest, Source
-from bot.responder.recommend import product_source
+from bot.responder.prompt import PromptBuilder, ReplyRequest, Source, product_source
 from retrieval.atomic import atomic_folder
 from retrieval.loaders import KnowledgeBase
 from retrieval.training_progress import TrainingProgress

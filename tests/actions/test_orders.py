@@ -9,7 +9,7 @@ import pytest
 from rasa_sdk.executor import ActionExecutor
 
 from actions import orders
-from actions.backend_registry import set_backend
+from actions.services import set_backend
 from actions.store_backend import SqliteStoreBackend
 from tests.actions.test_store_backend import ORDERS
 

@@ -6,7 +6,7 @@ import asyncio
 
 from bot.assistant import Assistant
 from bot.config import Settings
-from bot.responder.recommend import Recommender
+from retrieval.recommend import Recommender
 from bot.responder.responder import Responder
 
 

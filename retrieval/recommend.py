@@ -2,7 +2,7 @@
 
 "waterproof jackets under $150" gives cards; then "cheaper?" keeps the request and lowers the price, "in black?"
 adds a colour, "any from Kestrel?" a brand. The state of the last list is a plain dict, so the dialogue tracker
-can keep it in a slot.
+can keep it in a slot. Lives in `retrieval/` so the rasa-sdk actions can use it without importing `bot/`.
 
 >>> recommender = Recommender(product_search)
 >>> first = recommender.recommend("waterproof jackets under $150")
@@ -15,7 +15,6 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from bot.responder.prompt import Source
 from retrieval.documents import Product
 from retrieval.filters import ProductFilters, parse_product_query
 from retrieval.products import ProductResults, ProductSearch
@@ -46,11 +45,10 @@ class ProductCard:
 
 @dataclass
 class Recommendation:
-    """Cards, the sources a blurb may draw on, the lead sentence, and the state for follow-ups."""
+    """Cards, the lead sentence, and the state for follow-ups."""
 
     cards: list[ProductCard]
     lead: str
-    sources: list[Source]
     state: dict[str, Any]
     results: ProductResults | None = None
     refined: bool = False
@@ -76,13 +74,12 @@ class Recommender:
         else:
             results = self.search.recommend(text, self.k)
             refined = False
-        cards = [self._card(hit.product, hit.reason) for hit in results.hits]
+        cards = [self.card(hit.product, hit.reason) for hit in results.hits]
         new_state = {"query": results.query, "filters": _filters_to_dict(results.filters),
                      "shown": [c.id for c in cards], "prices": [c.price for c in cards]}
         if not cards:
             new_state = previous or new_state
-        return Recommendation(cards, self._lead(results, refined), [product_source(hit.product) for hit in results.hits],
-                              new_state, results, refined)
+        return Recommendation(cards, self._lead(results, refined), new_state, results, refined)
 
     def follow_up_filters(self, text: str, previous: dict[str, Any]) -> tuple[ProductFilters, str] | None:
         """The last list's filters changed by a short follow-up ("cheaper?", "in black?"), or None when `text` is
@@ -102,7 +99,8 @@ class Recommender:
             return None
         return base.merged(parsed), previous["query"]
 
-    def _card(self, product: Any, reason: str) -> ProductCard:
+    def card(self, product: Product, reason: str = "") -> ProductCard:
+        """The card a channel shows for `product`, with a one-line reason."""
         link = product.url or (f"{self.store_url}/products/{product.id}" if self.store_url else f"/products/{product.id}")
         return ProductCard(product.id, product.title, product.price, product.currency, product.image, link,
                            product.rating, reason or _default_reason(product))
@@ -121,24 +119,6 @@ class Recommender:
         span = f"${min(prices):.2f}" if len(set(prices)) == 1 else f"${min(prices):.2f} to ${max(prices):.2f}"
         head = "Here are some other options" if refined else "Here are some options"
         return f"{head}" + (f" ({described})" if described else "") + f", from {span}."
-
-
-def product_source(product: Product) -> Source:
-    """A product's facts for a prompt: brand, category, price, stock, rating, every simple attribute, description."""
-    facts = [f"{product.brand} {product.category}".strip(), f"price ${product.price:.2f}",
-             "in stock" if product.in_stock else "out of stock"]
-    if product.rating is not None:
-        facts.append(f"rated {product.rating:g}/5")
-    for key, value in product.attributes.items():
-        if isinstance(value, bool):
-            facts.append(f"{key.replace('_', ' ')}: {'yes' if value else 'no'}")
-        elif isinstance(value, (str, int, float)):
-            facts.append(f"{key.replace('_', ' ')}: {value}")
-        elif isinstance(value, list) and value:
-            facts.append(f"{key.replace('_', ' ')}: {', '.join(map(str, value))}")
-    if product.description:
-        facts.append(product.description)
-    return Source(f"product:{product.id}", product.title, "; ".join(facts))
 
 
 def _default_reason(product: Any) -> str:

@@ -1,0 +1,67 @@
+"""Products in chat: recommendations as cards (refining the last list on follow-ups) and one product's details.
+
+The last list lives in the `product_state` slot, so "cheaper?" or "how much is it?" works on any action server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.services import get_recommender
+
+
+def latest_text(tracker: Tracker) -> str:
+    return str((tracker.latest_message or {}).get("text") or "")
+
+
+class ActionRecommendProducts(Action):
+    """Product cards for the shopper's request, or the last list refined ("cheaper?", "in black?")."""
+
+    def name(self) -> str:
+        return "action_recommend_products"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        recommendation = get_recommender().recommend(latest_text(tracker), tracker.get_slot("product_state") or {})
+        dispatcher.utter_message(text=recommendation.lead,
+                                 json_message={"cards": [card.to_dict() for card in recommendation.cards]})
+        return [SlotSet("product_state", recommendation.state),
+                SlotSet("product", recommendation.cards[0].id if len(recommendation.cards) == 1 else None)]
+
+
+class ActionProductDetails(Action):
+    """Price, stock, rating and colours of the product the shopper names, or of the last one shown."""
+
+    def name(self) -> str:
+        return "action_product_details"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        recommender = get_recommender()
+        named = next(tracker.get_latest_entity_values("product"), None)
+        product = recommender.search.resolve(str(named)) if named else None
+        if product is None and tracker.get_slot("product"):
+            product = recommender.search.kb.product(str(tracker.get_slot("product")))
+        if product is None:
+            shown = (tracker.get_slot("product_state") or {}).get("shown") or []
+            if len(shown) > 1:
+                dispatcher.utter_message(text="Which one do you mean? Tap a product or tell me its name.",
+                                         buttons=[{"title": recommender.search.kb.product(i).title,
+                                                   "payload": f'/product_question{{"product": "{i}"}}'}
+                                                  for i in shown[:4] if recommender.search.kb.product(i)])
+                return []
+            dispatcher.utter_message(text="Which product do you mean? Tell me its name and I'll look it up.")
+            return []
+        stock = "in stock" if product.in_stock else "out of stock at the moment"
+        facts = [f"The {product.title} costs ${product.price:.2f} and is {stock}."]
+        if product.rating is not None:
+            facts.append(f"It is rated {product.rating:g}/5.")
+        if product.colors:
+            facts.append(f"Colours: {', '.join(product.colors)}.")
+        card = recommender.card(product, "")
+        dispatcher.utter_message(text=" ".join(facts), json_message={"cards": [card.to_dict()]})
+        return [SlotSet("product", product.id)]

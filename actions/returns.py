@@ -1,0 +1,45 @@
+"""Returns: open one for a delivered order inside the return window, with a return id and a label link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.orders import describe_status
+from actions.services import get_backend
+from actions.verification import verified_order
+
+
+class ActionStartReturn(Action):
+    """Open a return (or show the one already open) for a delivered order still inside the window."""
+
+    def name(self) -> str:
+        return "action_start_return"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        order, events = verified_order(tracker, dispatcher)
+        if order is None:
+            return events
+        outcome = get_backend().start_return(order["id"])
+        number = order["id"]
+        if outcome.ok and outcome.detail:
+            opened = "is already open" if outcome.reason == "already_open" else "is open"
+            dispatcher.utter_message(
+                text=f"Return {outcome.detail['return_id']} for order {number} {opened}. Print the prepaid label "
+                     f"({outcome.detail['label_url']}), pack the items unworn with their tags, and drop the parcel at "
+                     "the carrier. The refund is issued within 3 business days after it reaches our warehouse.",
+                json_message={"return": {"id": outcome.detail["return_id"], "label_url": outcome.detail["label_url"],
+                                         "order_id": number}})
+        elif outcome.reason == "window_closed":
+            dispatcher.utter_message(text=f"Order {number} is outside the 30-day return window, which ended on "
+                                          f"{outcome.detail['deadline'] if outcome.detail else 'its deadline'}. "
+                                          "If an item is faulty, our warranty still covers it.")
+        elif outcome.reason == "status_returned":
+            dispatcher.utter_message(text=f"Order {number} has already been returned.")
+        else:
+            dispatcher.utter_message(text=describe_status(order) + " A return can start once it has been delivered.")
+        return events

@@ -1,0 +1,94 @@
+"""Putting a store's bot together from settings: knowledge, NLU, responder, domain, actions, store and locks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Settings
+from bot.dialogue.domain import Domain, load_domain
+from bot.dialogue.executor import ActionRunner, InProcessExecutor, RemoteExecutor
+from bot.dialogue.locks import ConversationLocks, LocalLocks, RedisLocks
+from bot.dialogue.store import ConversationStore
+from bot.engine import Engine, EngineOptions
+from bot.knowledge import StoreKnowledge
+from bot.nlu.parser import NluParser
+from bot.responder.answerer import Answerer
+from bot.responder.lm import DEFAULT_LM, load_language_model, resolve_device
+from bot.responder.responder import Responder
+from bot.responder.training import latest_adapter
+from retrieval.loaders import KnowledgeBase
+from retrieval.recommend import Recommender
+
+
+def load_responder(settings: Settings, kb: KnowledgeBase) -> Responder:
+    """The responder the settings describe; the store's product titles and brands are names it must not invent."""
+    names = [p.title for p in kb.products] + [p.brand for p in kb.products if p.brand]
+    options = settings.responder
+    adapter = None
+    if options.adapter == "auto":
+        adapter = latest_adapter(settings.cache_dir, options.model)
+    elif options.adapter != "none":
+        adapter = options.adapter
+    device = resolve_device(settings.device)
+    mode = options.mode
+    if mode == "auto":
+        mode = "generate" if adapter is not None or device != "cpu" or options.model != DEFAULT_LM else "extractive"
+    if mode == "extractive":
+        return Responder(None, names)
+    lm = load_language_model(options.model, device, settings.cache_dir, adapter=adapter)
+    return Responder(lm, names, options.max_new_tokens, options.prompt_tokens)
+
+
+def domain_path(settings: Settings) -> Path:
+    return settings.dialogue.domain or settings.kb_dir / "domain.yml"
+
+
+def load_store_domain(settings: Settings, nlu_intents: list[str] | None = None) -> Domain:
+    """The store's domain, checked against its NLU intents."""
+    return load_domain(domain_path(settings), nlu_intents)
+
+
+def conversation_store(settings: Settings) -> ConversationStore:
+    return ConversationStore(settings.dialogue.database or settings.data_dir / "conversations.db")
+
+
+def action_runner(settings: Settings) -> ActionRunner:
+    options = settings.dialogue
+    if options.action_server_url:
+        return RemoteExecutor(options.action_server_url, options.action_timeout_s, options.action_attempts)
+    return InProcessExecutor()
+
+
+def conversation_locks(settings: Settings) -> ConversationLocks:
+    return RedisLocks(settings.dialogue.redis_url) if settings.dialogue.redis_url else LocalLocks()
+
+
+@dataclass
+class StoreBot:
+    """A store's engine and the parts it was built from."""
+
+    engine: Engine
+    knowledge: StoreKnowledge
+    responder: Responder
+    parser: NluParser | None
+
+
+def build_bot(settings: Settings, knowledge: StoreKnowledge, responder: Responder, parser: NluParser | None,
+              store: ConversationStore | None = None, executor: ActionRunner | None = None) -> StoreBot:
+    """The engine for a loaded store. In-process actions share its recommender (no second index)."""
+    from actions.services import set_recommender
+
+    intents = sorted(parser.intents) if parser is not None else None
+    domain = load_store_domain(settings, intents)
+    recommender = Recommender(knowledge.products, settings.store_url)
+    executor = executor or action_runner(settings)
+    if isinstance(executor, InProcessExecutor):
+        set_recommender(recommender)
+    answerer = Answerer(knowledge.index, responder, knowledge.kb.name, settings.responder.k_sources,
+                        settings.answer_min_similarity, catalog=knowledge.kb.product)
+    options = EngineOptions(settings.dialogue.ask_below, settings.dialogue.handoff_sentiment,
+                            settings.dialogue.max_fallbacks)
+    engine = Engine(domain, store or conversation_store(settings), executor, parser, answerer, recommender,
+                    conversation_locks(settings), options)
+    return StoreBot(engine, knowledge, responder, parser)

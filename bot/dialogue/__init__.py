@@ -1,0 +1,1 @@
+"""Dialogue: domain, tracker, policy, forms, action execution, conversation store and locks."""

@@ -1,0 +1,126 @@
+"""What the bot does with a message, given the conversation so far: a pure decision, no side effects.
+
+Order of precedence: a pending yes/no confirmation; the active form (fill it, answer a digression and resume, or stop
+on "never mind"); "did you mean ...?" when the intent is unsure; a correction of the last request ("no, order
+10482"); a follow-up on the last product list ("cheaper?"); then the domain's rule for the intent; with no rule (or
+out of scope) the knowledge base answers when it knows, else an honest fallback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.dialogue.domain import Domain, Rule
+from bot.dialogue.tracker import DialogueTracker
+
+DecisionKind = Literal["confirm", "form", "stop_form", "action", "response", "answer", "recommend", "clarify",
+                       "fallback"]
+DETAILS_QUESTION = re.compile(r"\b(?:how much|price|cost|costs|in stock|available|availability|sold out|colou?rs?|"
+                              r"rated|rating)\b", re.IGNORECASE)
+STOP_WORDS = re.compile(r"^\s*(?:no|nope|stop|cancel that|never ?mind|forget it|not now|no thanks)\b[\s.!]*$",
+                        re.IGNORECASE)
+
+
+@dataclass
+class Decision:
+    """One decision: what to run, and whether a form is being resumed after a digression."""
+
+    kind: DecisionKind
+    name: str | None = None              # the action, response or form
+    then: str | None = None              # the action after a form
+    activate: bool = False               # a new form (or a form started again after a correction)
+    resume_form: str | None = None       # answer a digression, then ask the form's slot again
+    options: list[str] = field(default_factory=list)   # the intents a "did you mean" offers
+    confirmed: bool | None = None
+
+
+class Policy:
+    """Rules from the domain plus the conversational behaviour every store wants."""
+
+    def __init__(self, domain: Domain, ask_below: float = 0.6):
+        self.domain = domain
+        self.ask_below = ask_below
+
+    def decide(self, tracker: DialogueTracker, parse: dict[str, Any], text: str, product_follow_up: bool,
+               product_known: bool) -> Decision:
+        """The decision for this message. `product_follow_up`: it refines the last product list;
+        `product_known`: a product is named or was the one last shown."""
+        intent = (parse.get("intent") or {}).get("name")
+        confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
+        slots = tracker.slots
+        rule = self.domain.rule_for(intent) if intent else None
+
+        awaiting = slots.get("awaiting_confirmation")
+        if awaiting and intent in ("affirm", "deny"):
+            return Decision("confirm", awaiting, confirmed=intent == "affirm")
+
+        form = tracker.active_loop
+        if form is not None:
+            if intent == "human_handoff":
+                return Decision("stop_form", form, then=rule.then if rule else None)
+            if self._fills_form(parse, form, tracker) or intent in ("inform", "affirm"):
+                return Decision("form", form)
+            if intent == "deny" or STOP_WORDS.match(text):
+                return Decision("stop_form", form)
+            if rule is not None and rule.form is not None and rule.then != slots.get("goal_action"):
+                return Decision("form", rule.form, then=rule.then, activate=True)  # a new task replaces the form
+            digression = self._simple(rule, intent, text, product_follow_up, product_known)
+            if digression is not None and digression.kind != "fallback":
+                digression.resume_form = form
+                return digression
+            return Decision("form", form)
+
+        if product_follow_up:
+            return Decision("recommend", "action_recommend_products")
+
+        goal = slots.get("goal_action")
+        if goal and self._has_form_entity(parse) and (rule is None or intent in ("inform", "deny") or rule.answer):
+            goal_form = next((r.form for r in self.domain.rules if r.then == goal and r.form), None)
+            if goal_form:  # "no, order 10482": the last request again, with the corrected slot
+                return Decision("form", goal_form, then=goal, activate=True)
+
+        if parse.get("source") == "nlu" and intent not in (None, "oos") and confidence < self.ask_below:
+            options = [r["name"] for r in parse.get("intent_ranking", []) if r["name"] != "oos"][:2]
+            if len(options) == 2:
+                return Decision("clarify", options=options)
+
+        if rule is not None and rule.form is not None:
+            return Decision("form", rule.form, then=rule.then, activate=True)
+        decision = self._simple(rule, intent, text, product_follow_up, product_known)
+        return decision if decision is not None else Decision("answer")
+
+    def _simple(self, rule: Rule | None, intent: str | None, text: str, product_follow_up: bool,
+                product_known: bool) -> Decision | None:
+        """Decisions that need no form: follow-ups, responses, actions, answers, recommendations."""
+        if product_follow_up:
+            return Decision("recommend", "action_recommend_products")
+        if rule is None:
+            return Decision("fallback") if intent == "oos" else Decision("answer")
+        if rule.response is not None:
+            return Decision("response", rule.response)
+        if rule.then is not None:
+            return Decision("action", rule.then)
+        if rule.recommend:
+            return Decision("recommend", "action_recommend_products")
+        if rule.details is not None and product_known and DETAILS_QUESTION.search(text):
+            return Decision("action", rule.details)
+        return Decision("answer")
+
+    def _fills_form(self, parse: dict[str, Any], form: str, tracker: DialogueTracker) -> bool:
+        """True when the message carries a value for one of the form's slots."""
+        required = self.domain.forms[form].required_slots
+        entities = {e["entity"] for e in parse.get("entities", [])}
+        for name in required:
+            for mapping in self.domain.slots[name].mappings:
+                if mapping.type == "from_entity" and mapping.entity in entities:
+                    return True
+                if mapping.type == "from_text" and tracker.slots.get("requested_slot") == name:
+                    return True
+        return False
+
+    def _has_form_entity(self, parse: dict[str, Any]) -> bool:
+        mapped = {m.entity for name in {s for f in self.domain.forms.values() for s in f.required_slots}
+                  for m in self.domain.slots[name].mappings if m.type == "from_entity"}
+        return any(e["entity"] in mapped for e in parse.get("entities", []))

@@ -1,0 +1,396 @@
+"""The dialogue engine: `handle(inbound)` turns one shopper message into outbound events, for any channel.
+
+One turn: lock the conversation, load its events, parse the message (NLU, or a `/intent{...}` button payload), let
+the policy decide, run it (a form, a rasa-sdk action, a response, a grounded answer, product cards, a handoff),
+stream the outbound events, and append the turn's events to the store in one transaction.
+
+>>> async for event in engine.handle(Inbound("shopper-1", "where is my order?")):
+...     print(event.type, event.text)
+message What's your order number? It's the 5-digit number in your confirmation email.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rasa_sdk.events import (ActionExecuted, ActiveLoop, BotUttered, ConversationResumed, Restarted, SessionStarted,
+                             SlotSet, UserUttered)
+
+from bot.dialogue.domain import Domain
+from bot.dialogue.executor import ActionRunner, ActionUnavailable
+from bot.dialogue.locks import ConversationLocks, LocalLocks
+from bot.dialogue.policy import Decision, Policy
+from bot.dialogue.store import ConversationStore
+from bot.dialogue.tracker import ACTION_LISTEN, SESSION_START, DialogueTracker
+from bot.messages import Inbound, Outbound
+from bot.nlu.entities import EntityExtractor
+from bot.nlu.parser import NluParser
+from bot.responder.answerer import Answerer
+from bot.responder.prompt import product_source
+from retrieval.documents import Product
+from retrieval.products import GOES_WITH_PATTERN, SIMILAR_PATTERN
+from retrieval.recommend import Recommender
+
+log = logging.getLogger("shopbot.engine")
+PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$", re.DOTALL)
+MAX_ACTIONS_PER_TURN = 10
+
+
+@dataclass
+class EngineOptions:
+    ask_below: float = 0.6
+    handoff_sentiment: float = 0.9
+    max_fallbacks: int = 2
+
+
+class Engine:
+    """Transport-agnostic: channels call `handle`, agents call `agent_message` and `resume`."""
+
+    def __init__(self, domain: Domain, store: ConversationStore, executor: ActionRunner,
+                 parser: NluParser | None = None, answerer: Answerer | None = None,
+                 recommender: Recommender | None = None, locks: ConversationLocks | None = None,
+                 options: EngineOptions | None = None, rng: random.Random | None = None):
+        self.domain = domain
+        self.store = store
+        self.executor = executor
+        self.parser = parser
+        self.answerer = answerer
+        self.recommender = recommender
+        self.locks = locks or LocalLocks()
+        self.options = options or EngineOptions()
+        self.policy = Policy(domain, self.options.ask_below)
+        self.rng = rng or random.Random()
+        self._domain_dict = domain.as_rasa_dict()
+        self._entities = parser.extractor if parser is not None else (
+            EntityExtractor.from_catalog(recommender.search.kb.products) if recommender is not None else None)
+        self.listeners: list[Callable[[str, Outbound], Any]] = []   # agent consoles: shopper messages while paused
+
+    # -- public API -----------------------------------------------------------------------------------------------
+
+    async def handle(self, inbound: Inbound) -> AsyncIterator[Outbound]:
+        """Stream the outbound events for one shopper message; the turn is saved even if the stream is dropped."""
+        async with self.locks.hold(inbound.conversation_id):
+            tracker = DialogueTracker(inbound.conversation_id, self.domain,
+                                      await self.store.load(inbound.conversation_id))
+            try:
+                async for event in self._turn(tracker, inbound):
+                    yield event
+            finally:
+                await self.store.append(inbound.conversation_id, tracker.new_events, inbound.channel,
+                                        inbound.sender_id, handed_off=tracker.paused)
+
+    async def agent_message(self, conversation_id: str, text: str, agent: str = "agent") -> Outbound:
+        """A person's reply in a handed-off conversation (recorded like a bot message, marked with the agent)."""
+        async with self.locks.hold(conversation_id):
+            tracker = DialogueTracker(conversation_id, self.domain, await self.store.load(conversation_id))
+            message = Outbound("message", text, data={"agent": agent})
+            tracker.update(BotUttered(text, metadata={"agent": agent}))
+            await self.store.append(conversation_id, tracker.new_events, handed_off=tracker.paused)
+            return message
+
+    async def resume(self, conversation_id: str) -> Outbound:
+        """Give a handed-off conversation back to the bot."""
+        async with self.locks.hold(conversation_id):
+            tracker = DialogueTracker(conversation_id, self.domain, await self.store.load(conversation_id))
+            tracker.update(ConversationResumed())
+            message = self._utter(tracker, "utter_back_to_bot")
+            await self.store.append(conversation_id, tracker.new_events, handed_off=False)
+            return message
+
+    async def tracker(self, conversation_id: str) -> DialogueTracker:
+        """The conversation as stored (read-only use)."""
+        return DialogueTracker(conversation_id, self.domain, await self.store.load(conversation_id))
+
+    async def close(self) -> None:
+        await self.executor.close()
+        await self.locks.close()
+
+    # -- one turn ---------------------------------------------------------------------------------------------------
+
+    async def _turn(self, tracker: DialogueTracker, inbound: Inbound) -> AsyncIterator[Outbound]:
+        now = inbound.timestamp if inbound.timestamp is not None else time.time()
+        text = " ".join(inbound.text.split())
+        if not tracker.events or tracker.session_expired(now):
+            tracker.update(ActionExecuted(SESSION_START, timestamp=now))
+            tracker.update(SessionStarted(timestamp=now))
+            tracker.update(ActionExecuted(ACTION_LISTEN, timestamp=now))
+        if text.lower() == "/restart":
+            tracker.update(Restarted(timestamp=now))
+            yield self._utter(tracker, "utter_restarted")
+            return
+        parse = await self._parse(text)
+        tracker.update({**UserUttered(text, parse_data=parse, input_channel=inbound.channel, timestamp=now),
+                        "metadata": {"message_id": inbound.message_id, **inbound.metadata}})
+        if tracker.paused:  # a person has this chat: the bot stays quiet, the agent console hears the shopper
+            for listener in self.listeners:
+                listener(tracker.conversation_id, Outbound("message", text, data={"from": "shopper"}))
+            yield Outbound("handoff", self.domain.response("utter_with_agent")["text"], data={"status": "with_agent"})
+            return
+        named = self._named_product(text, parse)
+        if named is not None:
+            tracker.update(SlotSet("product", named.id))
+        product_state = tracker.slots.get("product_state") or {}
+        follow_up = self.recommender is not None and self.recommender.follow_up_filters(text, product_state) is not None
+        decision = self.policy.decide(tracker, parse, text, follow_up, bool(tracker.slots.get("product")))
+        if decision.kind == "recommend" and named is not None and not (SIMILAR_PATTERN.search(text)
+                                                                        or GOES_WITH_PATTERN.search(text)):
+            decision = Decision("answer")  # "tell me about the Tern Road Runner 3": its own facts, not a list
+        if decision.kind == "answer" and parse.get("source") == "nlu" and (parse["intent"]["name"] == "oos"):
+            decision = Decision("fallback")
+        log.debug("%s: %s -> %s", tracker.conversation_id, parse.get("intent"), decision)
+        fell_back = False
+        async for event in self._run(tracker, decision, text, named):
+            if event.data.get("fallback"):
+                fell_back = True
+            yield event
+        fallbacks = int(tracker.slots.get("fallbacks_in_a_row") or 0)
+        if fell_back:
+            tracker.update(SlotSet("fallbacks_in_a_row", fallbacks + 1))
+            if fallbacks + 1 >= self.options.max_fallbacks and not tracker.paused:
+                yield self._utter(tracker, "utter_offer_handoff")
+        elif fallbacks:
+            tracker.update(SlotSet("fallbacks_in_a_row", 0))
+        sentiment = parse.get("sentiment") or {}
+        if (sentiment.get("label") == "negative" and float(sentiment.get("score") or 0) >= self.options.handoff_sentiment
+                and not tracker.paused and not tracker.slots.get("handoff_offered") and not fell_back):
+            tracker.update(SlotSet("handoff_offered", True))
+            yield self._utter(tracker, "utter_sorry_upset")
+        tracker.update(ActionExecuted(ACTION_LISTEN))
+
+    async def _run(self, tracker: DialogueTracker, decision: Decision, text: str,
+                   named: Product | None) -> AsyncIterator[Outbound]:
+        kind = decision.kind
+        if kind == "confirm":
+            tracker.update(SlotSet("confirmed", decision.confirmed))
+            async for event in self._action(tracker, decision.name or ""):
+                yield event
+        elif kind == "form":
+            async for event in self._form(tracker, decision):
+                yield event
+        elif kind == "stop_form":
+            self._deactivate(tracker)
+            tracker.update(SlotSet("goal_action", None))
+            if decision.then:
+                async for event in self._action(tracker, decision.then):
+                    yield event
+            else:
+                yield self._utter(tracker, "utter_form_stopped")
+        elif kind in ("action", "recommend"):
+            async for event in self._action(tracker, decision.name or ""):
+                yield event
+        elif kind == "response":
+            yield self._utter(tracker, decision.name or "")
+        elif kind == "clarify":
+            entities = {e["entity"]: e["value"] for e in (tracker.latest_message.get("entities") or [])
+                        if isinstance(e.get("value"), (str, int, float))}
+            suffix = json.dumps(entities) if entities else ""
+            buttons = [{"title": self.domain.title(i), "payload": f"/{i}{suffix}"} for i in decision.options]
+            buttons.append({"title": "Something else", "payload": "/help"})
+            yield self._say(tracker, "utter_did_you_mean",
+                            {**self.domain.response("utter_did_you_mean", rng=self.rng), "buttons": buttons})
+        elif kind == "fallback":
+            message = self._utter(tracker, "utter_fallback")
+            message.data["fallback"] = True
+            yield message
+        else:
+            async for event in self._answer(tracker, text, named):
+                yield event
+        if decision.resume_form and tracker.active_loop == decision.resume_form:
+            requested = tracker.slots.get("requested_slot")
+            if requested:
+                resume = self.domain.response("utter_form_resume", rng=self.rng)["text"]
+                ask = self.domain.response(f"utter_ask_{requested}", rng=self.rng)
+                yield self._say(tracker, f"utter_ask_{requested}", {**ask, "text": f"{resume} {ask['text']}"})
+
+    # -- forms ------------------------------------------------------------------------------------------------------
+
+    async def _form(self, tracker: DialogueTracker, decision: Decision) -> AsyncIterator[Outbound]:
+        form = decision.name or ""
+        if decision.activate:
+            if tracker.active_loop and tracker.active_loop != form:
+                self._deactivate(tracker)
+            tracker.update(ActiveLoop(form))
+            tracker.update(SlotSet("goal_action", decision.then))
+        candidates = self._slot_candidates(tracker, form, from_text=not decision.activate)
+        validator = f"validate_{form}"
+        if validator in self.domain.actions:
+            state = tracker.to_rasa_state()
+            state["events"] = state["events"] + [SlotSet(k, v) for k, v in candidates.items()]
+            state["slots"] = {**state["slots"], **candidates}
+            try:
+                result = await self.executor.run(validator, state, self._domain_dict)
+            except ActionUnavailable as exc:
+                async for event in self._actions_down(tracker, validator, exc):
+                    yield event
+                return
+            for event in result.events:
+                tracker.update(event)
+            for response in result.responses:
+                yield self._response(tracker, response)
+        else:
+            for name, value in candidates.items():
+                tracker.update(SlotSet(name, value))
+        if tracker.active_loop != form:  # the validator stopped the form (identity checks used up)
+            tracker.update(SlotSet("requested_slot", None))
+            tracker.update(SlotSet("goal_action", None))
+            return
+        missing = next((s for s in self.domain.forms[form].required_slots if tracker.slots.get(s) in (None, "")), None)
+        if missing is not None:
+            tracker.update(SlotSet("requested_slot", missing))
+            yield self._utter(tracker, f"utter_ask_{missing}")
+            return
+        self._deactivate(tracker)
+        goal = tracker.slots.get("goal_action")
+        if goal:
+            async for event in self._action(tracker, goal):
+                yield event
+
+    def _slot_candidates(self, tracker: DialogueTracker, form: str, from_text: bool) -> dict[str, Any]:
+        """Values this message gives the form's slots, by the slots' mappings."""
+        message = tracker.latest_message
+        entities = message.get("entities") or []
+        candidates: dict[str, Any] = {}
+        for name in self.domain.forms[form].required_slots:
+            for mapping in self.domain.slots[name].mappings:
+                if mapping.type == "from_entity":
+                    value = next((e["value"] for e in entities if e["entity"] == mapping.entity), None)
+                    if value is not None:
+                        candidates[name] = value
+                        break
+                elif mapping.type == "from_text" and from_text and self._conditions_hold(mapping.conditions, tracker,
+                                                                                         form, name):
+                    if message.get("text") and not str(message["text"]).startswith("/"):
+                        candidates[name] = message["text"]
+                        break
+        return candidates
+
+    @staticmethod
+    def _conditions_hold(conditions: list[dict[str, Any]], tracker: DialogueTracker, form: str, slot: str) -> bool:
+        if not conditions:
+            return tracker.slots.get("requested_slot") == slot
+        return any(c.get("active_loop", form) == form and c.get("requested_slot", slot) == tracker.slots.get(
+            "requested_slot") for c in conditions)
+
+    def _deactivate(self, tracker: DialogueTracker) -> None:
+        if tracker.active_loop is not None:
+            tracker.update(ActiveLoop(None))
+        tracker.update(SlotSet("requested_slot", None))
+
+    # -- actions, responses, answers -----------------------------------------------------------------------------
+
+    async def _action(self, tracker: DialogueTracker, name: str, depth: int = 0) -> AsyncIterator[Outbound]:
+        if name in self.domain.responses:
+            yield self._utter(tracker, name)
+            return
+        try:
+            result = await self.executor.run(name, tracker.to_rasa_state(), self._domain_dict)
+        except ActionUnavailable as exc:
+            async for event in self._actions_down(tracker, name, exc):
+                yield event
+            return
+        tracker.update(ActionExecuted(name))
+        for event in result.events:
+            tracker.update(event)
+        for response in result.responses:
+            yield self._response(tracker, response)
+        if tracker.paused:
+            yield Outbound("handoff", data={"status": "handed_off"})
+        followup = tracker.followup_action
+        if followup and depth < MAX_ACTIONS_PER_TURN:
+            async for event in self._action(tracker, followup, depth + 1):
+                yield event
+
+    async def _actions_down(self, tracker: DialogueTracker, name: str, exc: Exception) -> AsyncIterator[Outbound]:
+        log.warning("action %s unavailable: %s", name, exc)
+        self._deactivate(tracker)
+        yield self._utter(tracker, "utter_actions_down")
+
+    async def _answer(self, tracker: DialogueTracker, text: str, named: Product | None) -> AsyncIterator[Outbound]:
+        if self.answerer is None:
+            message = self._utter(tracker, "utter_fallback")
+            message.data["fallback"] = True
+            yield message
+            return
+        extra = [product_source(named)] if named is not None else []
+        hits = await asyncio.to_thread(self.answerer.search, text)
+        if not extra and (not hits or (hits[0].similarity or 0.0) < self.answerer.min_similarity):
+            message = self._utter(tracker, "utter_fallback")
+            message.data["fallback"] = True
+            yield message
+            return
+        if not extra and hits[0].kind == "product" and self.recommender is not None and \
+                (tracker.latest_message.get("intent") or {}).get("name") in (None, "oos"):
+            async for event in self._action(tracker, "action_recommend_products"):  # no NLU: the best hit decides
+                yield event
+            return
+        stream = self.answerer.answer(text, tracker.history(), extra, hits)
+        yield Outbound("typing")
+        async for chunk in stream:
+            yield Outbound("chunk", chunk)
+        reply = stream.reply
+        final = reply.text if reply is not None else ""
+        sources = list(reply.sources) if reply is not None else []
+        tracker.update(ActionExecuted("action_answer"))
+        tracker.update(BotUttered(final, data={"sources": sources}))
+        yield Outbound("message", final, sources=sources, data={"fallback": bool(reply and not reply.sources)})
+
+    def _utter(self, tracker: DialogueTracker, name: str) -> Outbound:
+        return self._say(tracker, name, self.domain.response(name, tracker.slots, self.rng))
+
+    def _say(self, tracker: DialogueTracker, name: str, message: dict[str, Any]) -> Outbound:
+        tracker.update(ActionExecuted(name))
+        tracker.update(BotUttered(message.get("text"), data={"buttons": message.get("buttons") or []}))
+        return Outbound("message", message.get("text") or "", buttons=message.get("buttons") or [])
+
+    def _response(self, tracker: DialogueTracker, response: dict[str, Any]) -> Outbound:
+        """A rasa-sdk response dict (text, buttons, custom, image, or a named `response`) as an outbound message."""
+        template = response.get("response") or response.get("template")
+        if template and template in self.domain.responses:
+            rendered = self.domain.response(template, {**tracker.slots, **(response.get("kwargs") or {})}, self.rng)
+            response = {**rendered, **{k: v for k, v in response.items() if v}}
+        custom = response.get("custom") or {}
+        cards = list(custom.get("cards") or []) if isinstance(custom, dict) else []
+        data = {k: v for k, v in custom.items() if k != "cards"} if isinstance(custom, dict) else {"custom": custom}
+        if response.get("image"):
+            data["image"] = response["image"]
+        text = response.get("text") or ""
+        buttons = list(response.get("buttons") or [])
+        tracker.update(BotUttered(text, data={"buttons": buttons, "custom": custom or None}))
+        return Outbound("message", text, buttons=buttons, cards=cards, data=data)
+
+    # -- understanding --------------------------------------------------------------------------------------------
+
+    async def _parse(self, text: str) -> dict[str, Any]:
+        payload = PAYLOAD.match(text)
+        if payload and payload.group(1) in self.domain.intents:
+            try:
+                values = json.loads(payload.group(2)) if payload.group(2) else {}
+            except json.JSONDecodeError:
+                values = {}
+            entities = [{"entity": k, "value": v} for k, v in (values.items() if isinstance(values, dict) else [])]
+            intent = {"name": payload.group(1), "confidence": 1.0}
+            return {"text": text, "intent": intent, "intent_ranking": [intent], "entities": entities,
+                    "sentiment": {"label": "neutral", "score": 1.0}, "source": "payload"}
+        if self.parser is None:
+            entities = self._entities.extract(text) if self._entities is not None else []
+            return {"text": text, "intent": {"name": None, "confidence": 0.0}, "intent_ranking": [],
+                    "entities": entities, "source": "none"}
+        parse = await asyncio.to_thread(self.parser.parse, text)
+        return {**parse, "source": "nlu"}
+
+    def _named_product(self, text: str, parse: dict[str, Any]) -> Product | None:
+        if self.recommender is None:
+            return None
+        for entity in parse.get("entities") or []:
+            if entity["entity"] == "product":
+                value = str(entity["value"])
+                return self.recommender.search.kb.product(value) or self.recommender.search.resolve(value)
+        return None

@@ -152,15 +152,17 @@ class Engine:
                 fell_back = True
             yield event
         fallbacks = int(tracker.slots.get("fallbacks_in_a_row") or 0)
+        offered = False
         if fell_back:
             tracker.update(SlotSet("fallbacks_in_a_row", fallbacks + 1))
             if fallbacks + 1 >= self.options.max_fallbacks and not tracker.paused:
+                offered = True
                 yield self._utter(tracker, "utter_offer_handoff")
         elif fallbacks:
             tracker.update(SlotSet("fallbacks_in_a_row", 0))
         sentiment = parse.get("sentiment") or {}
         if (sentiment.get("label") == "negative" and float(sentiment.get("score") or 0) >= self.options.handoff_sentiment
-                and not tracker.paused and not tracker.slots.get("handoff_offered") and not fell_back):
+                and not tracker.paused and not tracker.slots.get("handoff_offered") and not offered):
             tracker.update(SlotSet("handoff_offered", True))
             yield self._utter(tracker, "utter_sorry_upset")
         tracker.update(ActionExecuted(ACTION_LISTEN))

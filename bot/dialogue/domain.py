@@ -189,9 +189,9 @@ def _consistency_problems(domain: Domain, nlu_intents: list[str] | None) -> list
                 problems.append((("forms", name, "required_slots"), f"slot '{slot}' needs a response "
                                                                     f"'utter_ask_{slot}' to ask for it"))
     for name, slot in domain.slots.items():
-        for mapping in slot.mappings:
+        for i, mapping in enumerate(slot.mappings):
             if mapping.entity is not None and mapping.entity not in domain.entities:
-                problems.append((("slots", name, "mappings"), f"slot '{name}' maps undeclared entity "
+                problems.append((("slots", name, "mappings", i), f"slot '{name}' maps undeclared entity "
                                                               f"'{mapping.entity}'"))
     carried = domain.session_config.carry_over_slots_to_new_session
     for slot in carried if isinstance(carried, list) else []:

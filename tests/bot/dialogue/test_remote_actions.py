@@ -1,0 +1,87 @@
+"""The actions on a stock rasa-sdk action server (`python -m rasa_sdk --actions actions`), driven by the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.dialogue.executor import ActionUnavailable, RemoteExecutor
+from tests.bot.dialogue.conftest import say, texts
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def action_server():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "SHOPBOT_TODAY": "2026-11-23T12:00:00-05:00", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("the action server did not start: " + process.stdout.read().decode(errors="replace")[-2000:])
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_the_server_lists_every_action_of_the_domain(action_server: str, demo_domain) -> None:
+    import json
+
+    with urllib.request.urlopen(f"{action_server}/actions") as response:
+        names = {a["name"] for a in json.loads(response.read())}
+    assert set(demo_domain.actions) <= names
+
+
+def test_a_full_cancellation_runs_on_the_action_server(action_server: str, make_engine) -> None:
+    engine = make_engine(executor=RemoteExecutor(action_server))
+
+    async def chat():
+        try:
+            asked = await say(engine, '/cancel_order{"order_id": "10455"}')
+            wrong = await say(engine, '/inform{"email": "someone@example.com"}')
+            await say(engine, '/inform{"order_id": "10455"}')
+            confirm = await say(engine, '/inform{"email": "owenxu@example.net"}')
+            done = await say(engine, "/affirm")
+            return asked, wrong, confirm, done
+        finally:
+            await engine.close()
+
+    asked, wrong, confirm, done = asyncio.run(chat())
+    assert "email" in texts(asked)
+    assert "don't match" in texts(wrong) and "4 tries left" in texts(wrong)
+    assert "Cancel order 10455" in texts(confirm) and [b["title"] for b in confirm[-1].buttons] == ["Yes", "No"]
+    assert "Order 10455 is cancelled" in texts(done)
+
+
+def test_an_unknown_action_is_reported_not_retried(action_server: str) -> None:
+    executor = RemoteExecutor(action_server)
+
+    async def call():
+        try:
+            await executor.run("action_does_not_exist", {"sender_id": "x", "slots": {}, "events": [],
+                                                          "latest_message": {}}, {})
+        finally:
+            await executor.close()
+
+    with pytest.raises(ActionUnavailable, match="no action 'action_does_not_exist'"):
+        asyncio.run(call())

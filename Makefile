@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup
+	$(BIN)/shopbot train
 	$(BIN)/shopbot chat
 
 test: setup
@@ -34,6 +35,8 @@ bench: setup
 	SHOPBOT_RESPONDER_MODE=extractive $(BIN)/shopbot eval answers --faq knowledge_base/demo/faq.csv \
 	    --queries benchmarks/retrieval/demo_paraphrases.csv --json benchmarks/results/responder/answers_extractive.json \
 	    --replies benchmarks/results/responder/answers_extractive.jsonl
+	$(BIN)/shopbot eval dialogues --stories knowledge_base/demo/stories.yml --json benchmarks/results/dialogue/stories.json
+	$(BIN)/python benchmarks/dialogue/bench_engine.py --conversations 200 --json benchmarks/results/dialogue/engine.json
 
 clean:
-	rm -rf $(VENV) .shopbot_cache
+	rm -rf $(VENV) .shopbot_cache .shopbot_data

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import DEMO_KB, Settings
 from bot.dialogue.domain import Domain, load_domain
 from bot.dialogue.executor import ActionRunner, InProcessExecutor, RemoteExecutor
 from bot.dialogue.locks import ConversationLocks, LocalLocks, RedisLocks
@@ -41,12 +41,19 @@ def load_responder(settings: Settings, kb: KnowledgeBase) -> Responder:
 
 
 def domain_path(settings: Settings) -> Path:
-    return settings.dialogue.domain or settings.kb_dir / "domain.yml"
+    """The configured domain, else the store's `domain.yml`, else the demo's (a generic shop's dialogue)."""
+    if settings.dialogue.domain is not None:
+        return settings.dialogue.domain
+    own = settings.kb_dir / "domain.yml"
+    return own if own.is_file() else DEMO_KB / "domain.yml"
 
 
 def load_store_domain(settings: Settings, nlu_intents: list[str] | None = None) -> Domain:
-    """The store's domain, checked against its NLU intents."""
-    return load_domain(domain_path(settings), nlu_intents)
+    """The store's domain; a store's own domain must declare every intent of its NLU data (intents of a store
+    using the default domain that it has no rule for are answered from the knowledge base)."""
+    path = domain_path(settings)
+    own = settings.dialogue.domain is not None or path.parent.resolve() == settings.kb_dir.resolve()
+    return load_domain(path, nlu_intents if own else None)
 
 
 def conversation_store(settings: Settings) -> ConversationStore:
@@ -90,5 +97,5 @@ def build_bot(settings: Settings, knowledge: StoreKnowledge, responder: Responde
     options = EngineOptions(settings.dialogue.ask_below, settings.dialogue.handoff_sentiment,
                             settings.dialogue.max_fallbacks)
     engine = Engine(domain, store or conversation_store(settings), executor, parser, answerer, recommender,
-                    conversation_locks(settings), options)
+                    conversation_locks(settings), options, store_name=knowledge.kb.name)
     return StoreBot(engine, knowledge, responder, parser)

@@ -244,7 +244,7 @@ def products(ctx: click.Context, query: str, kb: Path | None, k: int) -> None:
     results = recommendation.results
     click.echo(f"mode: {results.mode}; filters: {results.filters.describe() or 'none'}"
                + (f"; anchor: {results.anchor.title}" if results.anchor else ""))
-    click.echo(format_cards(recommendation.cards) if recommendation.cards else "no products match")
+    click.echo(format_cards([c.to_dict() for c in recommendation.cards]) if recommendation.cards else "no products match")
 
 
 @main.group(name="eval")

@@ -57,8 +57,10 @@ class Engine:
     def __init__(self, domain: Domain, store: ConversationStore, executor: ActionRunner,
                  parser: NluParser | None = None, answerer: Answerer | None = None,
                  recommender: Recommender | None = None, locks: ConversationLocks | None = None,
-                 options: EngineOptions | None = None, rng: random.Random | None = None):
+                 options: EngineOptions | None = None, rng: random.Random | None = None,
+                 store_name: str = "our store"):
         self.domain = domain
+        self.store_name = store_name
         self.store = store
         self.executor = executor
         self.parser = parser
@@ -83,6 +85,9 @@ class Engine:
             try:
                 async for event in self._turn(tracker, inbound):
                     yield event
+            except Exception:  # a bug must not reach the shopper as a stack trace, nor lose the turn
+                log.exception("turn failed in %s", inbound.conversation_id)
+                yield Outbound("error", "Sorry, something went wrong on our side. Please try again.", code="internal")
             finally:
                 await self.store.append(inbound.conversation_id, tracker.new_events, inbound.channel,
                                         inbound.sender_id, handed_off=tracker.paused)
@@ -345,7 +350,8 @@ class Engine:
         yield Outbound("message", final, sources=sources, data={"fallback": bool(reply and not reply.sources)})
 
     def _utter(self, tracker: DialogueTracker, name: str) -> Outbound:
-        return self._say(tracker, name, self.domain.response(name, tracker.slots, self.rng))
+        return self._say(tracker, name, self.domain.response(name, {**tracker.slots, "store_name": self.store_name},
+                                                             self.rng))
 
     def _say(self, tracker: DialogueTracker, name: str, message: dict[str, Any]) -> Outbound:
         tracker.update(ActionExecuted(name))

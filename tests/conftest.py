@@ -17,6 +17,12 @@ from retrieval.embeddings import Embedder  # noqa: E402
 from retrieval.loaders import KnowledgeBase, load_knowledge_base  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def conversations_outside_the_repo(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Commands run by tests keep their conversations in a temporary folder, never in the checkout."""
+    os.environ["SHOPBOT_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
+
+
 @pytest.fixture(scope="session")
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
     """The packaged MiniLM on the product's default backend (ONNX Runtime), loaded once for the whole run."""
@@ -42,6 +48,15 @@ def demo_store(demo_cache_dir: Path, embedder: Embedder):
     from bot.knowledge import open_store
 
     return open_store(load_settings(cache_dir=demo_cache_dir), embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def demo_parser(demo_store, demo_cache_dir: Path):
+    """The demo store's NLU, trained once into the shared test cache (about 2.5 minutes on 2 cores)."""
+    from bot.nlu.pipeline import load_store_parser, train_store_nlu
+
+    folder, _, _ = train_store_nlu(demo_store.kb, demo_cache_dir)
+    return load_store_parser(demo_store.kb, folder)
 
 
 def write(path: Path, text: str) -> Path:

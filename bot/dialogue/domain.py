@@ -149,6 +149,8 @@ def load_domain(path: Path, nlu_intents: list[str] | None = None) -> Domain:
 
     `nlu_intents` (from the NLU data) must all be declared in the domain.
     """
+    if not Path(path).is_file():
+        raise DataError([DataIssue(str(path), "domain file not found")])
     data = load_yaml_with_lines(path)
     if not isinstance(data, dict):
         raise DataError([DataIssue(str(path), "a domain file must be a mapping (intents:, slots:, ...)", 1)])

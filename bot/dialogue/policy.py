@@ -76,7 +76,9 @@ class Policy:
             return Decision("recommend", "action_recommend_products")
 
         goal = slots.get("goal_action")
-        if goal and self._has_form_entity(parse) and (rule is None or intent in ("inform", "deny") or rule.answer):
+        unsure = parse.get("source") == "nlu" and confidence < self.ask_below
+        if goal and self._has_form_entity(parse) and (rule is None or intent in ("inform", "deny") or rule.answer
+                                                      or unsure):
             goal_form = next((r.form for r in self.domain.rules if r.then == goal and r.form), None)
             if goal_form:  # "no, order 10482": the last request again, with the corrected slot
                 return Decision("form", goal_form, then=goal, activate=True)

@@ -45,7 +45,7 @@ def test_another_customers_email_reveals_nothing_and_counts_a_failure() -> None:
     text = out["responses"][0]["text"]
     assert "don't match" in text and "2 tries left" in text and "10445" not in text
     slots = {e["name"]: e["value"] for e in out["events"] if e["event"] == "slot"}
-    assert slots == {"failed_checks": 3, "order_id": None, "email": None}
+    assert slots == {"failed_checks": 3, "order_id": None, "email": None, "verified_order": None}
 
 
 def test_after_five_failures_the_bot_stops_checking_and_offers_a_human() -> None:

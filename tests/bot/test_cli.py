@@ -84,12 +84,17 @@ def test_eval_retrieval_rejects_unknown_faq_ids(runner: CliRunner, tmp_path: Pat
     assert result.exit_code == 2 and f"{queries}:3: field 'faq_id': unknown FAQ id 'nope'" in result.output
 
 
-def test_chat_answers_with_source_and_products(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chat_runs_orders_answers_and_products(runner: CliRunner, demo_parser, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOPBOT_RESPONDER_MODE", "extractive")  # the LM path is tested in tests/bot/responder
-    conversation = ("How long do refunds take?\nrunning shoes under $150\ncheaper?\n"
-                    "what goes with the Moonrise 2 Tent\nwhat is the meaning of life\n/quit\n")
-    result = runner.invoke(main, ["chat"], input=conversation)
+    monkeypatch.setenv("SHOPBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SHOPBOT_TODAY", "2026-11-23T12:00:00-05:00")
+    conversation = ("where is my order?\n10445\navery_singh86@example.org\nHow long do refunds take?\n"
+                    "running shoes under $150\ncheaper?\nwhat goes with the Moonrise 2 Tent\n"
+                    "what's the weather in Paris\n/debug\ntalk to a human\n/quit\n")
+    result = runner.invoke(main, ["chat", "--sender", "cli-test"], input=conversation)
     assert result.exit_code == 0, result.output
+    assert "What's your order number?" in result.output and "Order 10445 shipped with DHL" in result.output
     assert "[source: faq:refund-timing]" in result.output
     assert "Here are some options (under $150, Running Shoes), from $" in result.output
     first, cheaper = result.output.split("you> cheaper?")
@@ -98,7 +103,9 @@ def test_chat_answers_with_source_and_products(runner: CliRunner, monkeypatch: p
     assert shown and again and max(again) < min(shown)
     assert "Here are some other options (under $" in cheaper
     assert "These go well with the Moonrise 2 Tent." in result.output
-    assert "I'm not sure about that one" in result.output
+    assert "Sorry, I can't help with that." in result.output
+    assert "· intent: human_handoff" in result.output and "[handed to a person]" in result.output
+    assert (tmp_path / "data" / "conversations.db").is_file()
     assert result.output.rstrip().endswith("bye")
 
 

@@ -49,7 +49,7 @@ def make_engine(demo_domain: Domain, demo_store):
         answerer = Answerer(demo_store.index, Responder(None), demo_store.kb.name, 1, 0.35,
                             catalog=demo_store.kb.product)
         engine = Engine(demo_domain, store or ConversationStore(), executor or InProcessExecutor(), parser, answerer,
-                        recommender, locks)
+                        recommender, locks, store_name=demo_store.kb.name)
         engines.append(engine)
         return engine
 

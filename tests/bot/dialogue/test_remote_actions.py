@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,13 +21,16 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
-def action_server():
+def action_server(tmp_path_factory: pytest.TempPathFactory):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "SHOPBOT_TODAY": "2026-11-23T12:00:00-05:00", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = tmp_path_factory.mktemp("action-server") / "server.log"
+    with log.open("wb") as output:  # a file, not a pipe: an unread pipe would fill up and stall the server
+        process = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+                                   cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # its own process group: sanic starts a worker process
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -38,10 +42,14 @@ def action_server():
             time.sleep(0.2)
     else:
         process.kill()
-        pytest.fail("the action server did not start: " + process.stdout.read().decode(errors="replace")[-2000:])
+        pytest.fail("the action server did not start: " + log.read_text(errors="replace")[-2000:])
     yield url
-    process.terminate()
-    process.wait(timeout=10)
+    os.killpg(process.pid, signal.SIGTERM)  # the server and its worker
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
 
 
 def test_the_server_lists_every_action_of_the_domain(action_server: str, demo_domain) -> None:

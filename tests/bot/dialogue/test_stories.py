@@ -17,15 +17,6 @@ from bot.dialogue.stories import OrderLeakCheck, load_stories, run_stories
 ORDERS = json.loads((DEMO_KB / "orders.json").read_text(encoding="utf-8"))["orders"]
 
 
-@pytest.fixture(scope="module")
-def demo_parser(demo_store, demo_cache_dir):
-    """The demo store's NLU, trained once into the test cache (about 2.5 minutes on 2 cores)."""
-    from bot.nlu.pipeline import load_store_parser, train_store_nlu
-
-    folder, _, _ = train_store_nlu(demo_store.kb, demo_cache_dir)
-    return load_store_parser(demo_store.kb, folder)
-
-
 @pytest.mark.slow
 def test_every_demo_story_passes_and_nothing_leaks(make_engine, demo_parser) -> None:
     suite = load_stories(DEMO_KB / "stories.yml")

@@ -148,8 +148,6 @@ class Engine:
         if decision.kind == "recommend" and named is not None and not (SIMILAR_PATTERN.search(text)
                                                                         or GOES_WITH_PATTERN.search(text)):
             decision = Decision("answer")  # "tell me about the Tern Road Runner 3": its own facts, not a list
-        if decision.kind == "answer" and parse.get("source") == "nlu" and (parse["intent"]["name"] == "oos"):
-            decision = Decision("fallback")
         log.debug("%s: %s -> %s", tracker.conversation_id, parse.get("intent"), decision)
         fell_back = False
         async for event in self._run(tracker, decision, text, named):
@@ -203,10 +201,6 @@ class Engine:
             buttons.append({"title": "Something else", "payload": "/help"})
             yield self._say(tracker, "utter_did_you_mean",
                             {**self.domain.response("utter_did_you_mean", rng=self.rng), "buttons": buttons})
-        elif kind == "fallback":
-            message = self._utter(tracker, "utter_fallback")
-            message.data["fallback"] = True
-            yield message
         else:
             async for event in self._answer(tracker, text, named):
                 yield event
@@ -321,14 +315,11 @@ class Engine:
         yield self._utter(tracker, "utter_actions_down")
 
     async def _answer(self, tracker: DialogueTracker, text: str, named: Product | None) -> AsyncIterator[Outbound]:
-        if self.answerer is None:
-            message = self._utter(tracker, "utter_fallback")
-            message.data["fallback"] = True
-            yield message
-            return
+        """A grounded answer from the knowledge base, or the honest fallback when nothing there is close enough."""
         extra = [product_source(named)] if named is not None else []
-        hits = await asyncio.to_thread(self.answerer.search, text)
-        if not extra and (not hits or (hits[0].similarity or 0.0) < self.answerer.min_similarity):
+        hits = await asyncio.to_thread(self.answerer.search, text) if self.answerer is not None else []
+        if self.answerer is None or (not extra and (not hits or (hits[0].similarity or 0.0)
+                                                    < self.answerer.min_similarity)):
             message = self._utter(tracker, "utter_fallback")
             message.data["fallback"] = True
             yield message

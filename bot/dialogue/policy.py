@@ -3,7 +3,7 @@
 Order of precedence: a pending yes/no confirmation; the active form (fill it, answer a digression and resume, or stop
 on "never mind"); "did you mean ...?" when the intent is unsure; a correction of the last request ("no, order
 10482"); a follow-up on the last product list ("cheaper?"); then the domain's rule for the intent; with no rule (or
-out of scope) the knowledge base answers when it knows, else an honest fallback.
+out of scope) the knowledge base answers when it knows, else the engine gives an honest fallback.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from typing import Any, Literal
 from bot.dialogue.domain import Domain, Rule
 from bot.dialogue.tracker import DialogueTracker
 
-DecisionKind = Literal["confirm", "form", "stop_form", "action", "response", "answer", "recommend", "clarify",
-                       "fallback"]
+DecisionKind = Literal["confirm", "form", "stop_form", "action", "response", "answer", "recommend", "clarify"]
 DETAILS_QUESTION = re.compile(r"\b(?:how much|price|cost|costs|in stock|available|availability|sold out|colou?rs?|"
                               r"rated|rating)\b", re.IGNORECASE)
 STOP_WORDS = re.compile(r"^\s*(?:no|nope|stop|cancel that|never ?mind|forget it|not now|no thanks)\b[\s.!]*$",
@@ -67,7 +66,7 @@ class Policy:
             if rule is not None and rule.form is not None and rule.then != slots.get("goal_action"):
                 return Decision("form", rule.form, then=rule.then, activate=True)  # a new task replaces the form
             digression = self._simple(rule, intent, text, product_follow_up, product_known)
-            if digression is not None and digression.kind != "fallback":
+            if digression is not None and (rule is not None or intent == "oos"):
                 digression.resume_form = form
                 return digression
             return Decision("form", form)
@@ -98,8 +97,8 @@ class Policy:
         """Decisions that need no form: follow-ups, responses, actions, answers, recommendations."""
         if product_follow_up:
             return Decision("recommend", "action_recommend_products")
-        if rule is None:
-            return Decision("fallback") if intent == "oos" else Decision("answer")
+        if rule is None:  # out of scope, or an intent without a rule: the knowledge base answers if it knows
+            return Decision("answer")
         if rule.response is not None:
             return Decision("response", rule.response)
         if rule.then is not None:

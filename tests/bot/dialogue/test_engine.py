@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.dialogue.executor import RemoteExecutor
 from bot.dialogue.store import ConversationStore
+from bot.messages import Inbound
 from tests.bot.dialogue.conftest import say, sqlite_url, texts
 
 EMAIL = '/inform{"email": "avery_singh86@example.org"}'
@@ -120,3 +121,18 @@ def test_session_expiry_starts_a_new_session_and_carries_only_the_configured_slo
     assert sum(e["event"] == "session_started" for e in tracker.events) == 2
     assert tracker.slots["email"] == "avery_singh86@example.org"
     assert tracker.slots["order_id"] is None and tracker.slots["verified_order"] is None
+
+
+def test_one_shoppers_verification_never_opens_an_order_to_another(make_engine) -> None:
+    engine = make_engine()
+
+    async def chat():
+        await say(engine, '/order_status{"order_id": "10445"}', sender="owner")
+        await say(engine, EMAIL, sender="owner")
+        stranger = await say(engine, '/order_status{"order_id": "10445"}', sender="stranger")
+        same_id_other_channel = [e async for e in engine.handle(Inbound("owner", "/track_shipment", "telegram"))]
+        return stranger, same_id_other_channel
+
+    stranger, other_channel = asyncio.run(chat())
+    assert "email" in texts(stranger) and "9126145823" not in texts(stranger)
+    assert "9126145823" not in texts(other_channel) and "order number" in texts(other_channel)

@@ -109,6 +109,28 @@ def _load_bot(settings: Settings, need_nlu: bool, conversations: Any = None) -> 
         raise UserError(str(exc)) from None
 
 
+@main.command()
+@kb_option
+@click.option("--host", help="Address to listen on (default 127.0.0.1; 0.0.0.0 for every interface).")
+@click.option("--port", type=int, help="Port (default 5005).")
+@click.pass_context
+def serve(ctx: click.Context, kb: Path | None, host: str | None, port: int | None) -> None:
+    """Serve the bot: /ws, Rasa REST, /health, /ready, /metrics."""
+    from aiohttp import web
+
+    from bot.server import create_app
+
+    settings = _settings(ctx, kb)
+    options = settings.server.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
+    settings = settings.model_copy(update={"server": options})
+    started = time.perf_counter()
+    bot = _load_bot(settings, need_nlu=False)
+    click.echo(f"Ready in {time.perf_counter() - started:.1f}s: http://{options.host}:{options.port}/ "
+               f"(websocket /ws, REST /webhooks/rest/webhook)", err=True)
+    web.run_app(create_app(bot, settings), host=options.host, port=options.port, print=None,
+                shutdown_timeout=30)
+
+
 @main.group(name="train", invoke_without_command=True)
 @kb_option
 @click.option("--force", is_flag=True, help="Train even when the data has not changed.")

@@ -81,6 +81,23 @@ class DialogueSettings(BaseModel):
     max_fallbacks: int = 2                # this many fallbacks in a row offer a person
 
 
+class ServerSettings(BaseModel):
+    """The HTTP server: where it listens, who may talk to it, and how much."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = 5005
+    auth_token: str = ""                  # when set, channels need it (header, ?token= or socket.io auth)
+    agent_token: str = ""                 # the /agent page's token; empty: the agent page is off
+    cors_origins: list[str] = Field(default_factory=list)   # browser origins allowed besides the server's own
+    max_message_chars: int = 2000
+    messages_per_minute: int = 30         # per connection (websocket, socket.io) or sender (REST)
+    ip_messages_per_minute: int = 120
+    max_connections: int = 1000
+    idle_timeout_s: float = 900           # a websocket with no message for this long is closed
+    heartbeat_s: float = 25
+
+
 class Settings(BaseModel):
     """Everything a deployment can configure."""
 
@@ -95,6 +112,7 @@ class Settings(BaseModel):
     answer_min_similarity: float = 0.35  # below this cosine similarity the best passage is not trusted (dev set: 3 of 70 in-scope questions fall below, out-of-scope ones stay under 0.26)
     responder: ResponderSettings = Field(default_factory=ResponderSettings)
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     data_dir: Path = Field(default_factory=lambda: PROJECT_ROOT / ".shopbot_data")  # conversations (not a cache)
     store_url: str = ""  # product links on cards: {store_url}/products/{id} when a product has no url
 
@@ -146,6 +164,10 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
                      ("SHOPBOT_ACTION_SERVER_URL", "action_server_url")):
         if os.environ.get(var):
             data["dialogue"] = {**(data.get("dialogue") or {}), key: os.environ[var]}
+    for var, key in (("SHOPBOT_HOST", "host"), ("SHOPBOT_PORT", "port"), ("SHOPBOT_AUTH_TOKEN", "auth_token"),
+                     ("SHOPBOT_AGENT_TOKEN", "agent_token")):
+        if os.environ.get(var):
+            data["server"] = {**(data.get("server") or {}), key: os.environ[var]}
     if os.environ.get("SHOPBOT_FINETUNE"):
         data["finetune"] = {**(data.get("finetune") or {}), "enabled": os.environ["SHOPBOT_FINETUNE"]}
     data.update({k: v for k, v in overrides.items() if v is not None})

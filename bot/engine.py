@@ -24,6 +24,7 @@ from typing import Any
 from rasa_sdk.events import (ActionExecuted, ActiveLoop, BotUttered, ConversationResumed, Restarted, SessionStarted,
                              SlotSet, UserUttered)
 
+from bot import metrics
 from bot.dialogue.domain import Domain
 from bot.dialogue.executor import ActionRunner, ActionUnavailable
 from bot.dialogue.locks import ConversationLocks, LocalLocks
@@ -111,8 +112,9 @@ class Engine:
             return message
 
     async def tracker(self, conversation_id: str) -> DialogueTracker:
-        """The conversation as stored (read-only use)."""
-        return DialogueTracker(conversation_id, self.domain, await self.store.load(conversation_id))
+        """The conversation as stored, after any turn in flight has been saved (read-only use)."""
+        async with self.locks.hold(conversation_id):
+            return DialogueTracker(conversation_id, self.domain, await self.store.load(conversation_id))
 
     async def close(self) -> None:
         await self.executor.close()
@@ -121,6 +123,8 @@ class Engine:
     # -- one turn ---------------------------------------------------------------------------------------------------
 
     async def _turn(self, tracker: DialogueTracker, inbound: Inbound) -> AsyncIterator[Outbound]:
+        if inbound.message_id and tracker.has_message(inbound.message_id):
+            return  # a platform's retry of a message already answered: no second reply
         now = inbound.timestamp if inbound.timestamp is not None else time.time()
         text = " ".join(inbound.text.split())
         if not tracker.events or tracker.session_expired(now):
@@ -139,6 +143,7 @@ class Engine:
                 listener(tracker.conversation_id, Outbound("message", text, data={"from": "shopper"}))
             yield Outbound("handoff", self.domain.response("utter_with_agent")["text"], data={"status": "with_agent"})
             return
+        metrics.INTENTS.labels((parse.get("intent") or {}).get("name") or "none").inc()
         named = self._named_product(text, parse)
         if named is not None:
             tracker.update(SlotSet("product", named.id))
@@ -157,6 +162,7 @@ class Engine:
         fallbacks = int(tracker.slots.get("fallbacks_in_a_row") or 0)
         offered = False
         if fell_back:
+            metrics.FALLBACKS.inc()
             tracker.update(SlotSet("fallbacks_in_a_row", fallbacks + 1))
             if fallbacks + 1 >= self.options.max_fallbacks and not tracker.paused:
                 offered = True
@@ -303,6 +309,7 @@ class Engine:
         for response in result.responses:
             yield self._response(tracker, response)
         if tracker.paused:
+            metrics.HANDOFFS.inc()
             yield Outbound("handoff", data={"status": "handed_off"})
         followup = tracker.followup_action
         if followup and depth < MAX_ACTIONS_PER_TURN:

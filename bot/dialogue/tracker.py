@@ -82,6 +82,11 @@ class DialogueTracker:
 
     # -- derived state ------------------------------------------------------------------------------------------
 
+    def has_message(self, message_id: str) -> bool:
+        """True when a user message with this channel message id is already in the conversation."""
+        return any(e["event"] == "user" and (e.get("metadata") or {}).get("message_id") == message_id
+                   for e in self.events)
+
     def last_user_time(self) -> float | None:
         """When the shopper last wrote, or None in a new conversation."""
         return next((e["timestamp"] for e in reversed(self.events) if e["event"] == "user"), None)

@@ -136,3 +136,15 @@ def test_one_shoppers_verification_never_opens_an_order_to_another(make_engine) 
     stranger, other_channel = asyncio.run(chat())
     assert "email" in texts(stranger) and "9126145823" not in texts(stranger)
     assert "9126145823" not in texts(other_channel) and "order number" in texts(other_channel)
+
+
+def test_a_retried_message_id_gets_no_second_reply(make_engine) -> None:
+    engine = make_engine()
+
+    async def chat():
+        first = [e async for e in engine.handle(Inbound("s", "/greet", "telegram", message_id="m-1"))]
+        again = [e async for e in engine.handle(Inbound("s", "/greet", "telegram", message_id="m-1"))]
+        return first, again, await engine.tracker("telegram:s")
+
+    first, again, tracker = asyncio.run(chat())
+    assert first and again == [] and sum(e["event"] == "user" for e in tracker.events) == 1

@@ -1,0 +1,60 @@
+"""Rasa's REST channel: `POST /webhooks/rest/webhook` `{sender, message, metadata?}` -> a JSON list of messages;
+with `?stream=true`, one JSON message a line as each is ready."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from bot.channels.guard import ChannelGuard, client_ip
+from bot.channels.rasa_format import rest_messages
+from bot.channels.turns import run_turn
+from bot.engine import Engine
+from bot.messages import Inbound
+
+CHANNEL = "rest"
+
+
+class RestChannel:
+    def __init__(self, engine: Engine, guard: ChannelGuard):
+        self.engine = engine
+        self.guard = guard
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        refusal = self.guard.check_request(request)
+        if refusal is not None:
+            return error(refusal.code, refusal.detail, refusal.status)
+        try:
+            body: Any = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return error("invalid_json", "the body must be a JSON object")
+        if not isinstance(body, dict) or not isinstance(body.get("sender"), (str, int)) or not str(body["sender"]):
+            return error("invalid_message", "`sender` (a string) and `message` are required")
+        sender = str(body["sender"])[:128]
+        refusal = self.guard.check_message(body.get("message"), f"{CHANNEL}:{sender}", client_ip(request))
+        if refusal is not None:
+            return error(refusal.code, refusal.detail, refusal.status)
+        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        message_id = str(metadata.get("message_id") or "") or None
+        inbound = Inbound(sender, body["message"], CHANNEL, metadata={"ip": client_ip(request)},
+                          message_id=message_id)
+        if request.query.get("stream", "").lower() in ("1", "true", "yes"):
+            response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+            await response.prepare(request)
+            async for event in run_turn(self.engine, inbound):
+                for message in rest_messages(event, sender):
+                    await response.write((json.dumps(message) + "\n").encode())
+            await response.write_eof()
+            return response
+        messages = []
+        async for event in run_turn(self.engine, inbound):
+            if event.type == "error":
+                messages.append({"recipient_id": sender, "text": event.text, "custom": {"error": event.code}})
+            messages.extend(rest_messages(event, sender))
+        return web.json_response(messages)
+
+
+def error(code: str, detail: str, status: int = 400) -> web.Response:
+    return web.json_response({"type": "error", "code": code, "detail": detail}, status=status)

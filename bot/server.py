@@ -1,4 +1,4 @@
-"""The aiohttp server: every channel on one engine, plus health, readiness and metrics.
+"""The aiohttp server: every channel (/ws, socket.io, Rasa REST) on one engine, plus health, readiness, metrics.
 
     app = create_app(bot, settings)      # a StoreBot from bot.app.build_bot
     web.run_app(app, host=..., port=...)
@@ -15,6 +15,7 @@ from bot import metrics
 from bot.app import StoreBot
 from bot.channels.guard import ChannelGuard
 from bot.channels.rest import RestChannel
+from bot.channels.socketio import SocketIOChannel
 from bot.channels.websocket import WebsocketChannel
 from bot.config import Settings
 
@@ -69,6 +70,7 @@ def create_app(bot: StoreBot, settings: Settings) -> web.Application:
     app[BOT] = bot
     app[WEBSOCKETS] = websockets
     app.router.add_get("/ws", websockets.handle)
+    SocketIOChannel(bot.engine, guard).attach(app)
     app.router.add_post("/webhooks/rest/webhook", rest.handle)
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)

@@ -81,6 +81,26 @@ class DialogueSettings(BaseModel):
     max_fallbacks: int = 2                # this many fallbacks in a row offer a person
 
 
+class TelegramSettings(BaseModel):
+    """The Telegram bot: its token from @BotFather and the webhook's secret token (set with setWebhook)."""
+
+    model_config = ConfigDict(extra="forbid")
+    token: str = ""
+    secret_token: str = ""
+    api_base: str = "https://api.telegram.org"   # a local fake in tests
+
+
+class WhatsAppSettings(BaseModel):
+    """WhatsApp Cloud API: the verify token of the webhook handshake, the app secret that signs deliveries, and
+    the access token replies are sent with."""
+
+    model_config = ConfigDict(extra="forbid")
+    verify_token: str = ""
+    app_secret: str = ""
+    access_token: str = ""
+    api_base: str = "https://graph.facebook.com/v21.0"
+
+
 class ServerSettings(BaseModel):
     """The HTTP server: where it listens, who may talk to it, and how much."""
 
@@ -96,6 +116,9 @@ class ServerSettings(BaseModel):
     max_connections: int = 1000
     idle_timeout_s: float = 900           # a websocket with no message for this long is closed
     heartbeat_s: float = 25
+    public_url: str = ""                  # how the outside reaches this server (absolute image links for messengers)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
 
 
 class Settings(BaseModel):
@@ -168,6 +191,14 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
                      ("SHOPBOT_AGENT_TOKEN", "agent_token")):
         if os.environ.get(var):
             data["server"] = {**(data.get("server") or {}), key: os.environ[var]}
+    for var, section, key in (("SHOPBOT_TELEGRAM_TOKEN", "telegram", "token"),
+                              ("SHOPBOT_TELEGRAM_SECRET", "telegram", "secret_token"),
+                              ("SHOPBOT_WHATSAPP_VERIFY_TOKEN", "whatsapp", "verify_token"),
+                              ("SHOPBOT_WHATSAPP_APP_SECRET", "whatsapp", "app_secret"),
+                              ("SHOPBOT_WHATSAPP_ACCESS_TOKEN", "whatsapp", "access_token")):
+        if os.environ.get(var):
+            server = data.setdefault("server", {})
+            server[section] = {**(server.get(section) or {}), key: os.environ[var]}
     if os.environ.get("SHOPBOT_FINETUNE"):
         data["finetune"] = {**(data.get("finetune") or {}), "enabled": os.environ["SHOPBOT_FINETUNE"]}
     data.update({k: v for k, v in overrides.items() if v is not None})

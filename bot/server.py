@@ -16,12 +16,15 @@ from bot.app import StoreBot
 from bot.channels.guard import ChannelGuard
 from bot.channels.rest import RestChannel
 from bot.channels.socketio import SocketIOChannel
+from bot.channels.telegram import TelegramChannel
+from bot.channels.whatsapp import WhatsAppChannel
 from bot.channels.websocket import WebsocketChannel
 from bot.config import Settings
 
 log = logging.getLogger("shopbot.server")
 BOT = web.AppKey("bot", StoreBot)
 WEBSOCKETS = web.AppKey("websockets", WebsocketChannel)
+MESSENGERS = web.AppKey("messengers", list)
 
 
 @web.middleware
@@ -72,6 +75,12 @@ def create_app(bot: StoreBot, settings: Settings) -> web.Application:
     app.router.add_get("/ws", websockets.handle)
     SocketIOChannel(bot.engine, guard).attach(app)
     app.router.add_post("/webhooks/rest/webhook", rest.handle)
+    telegram = TelegramChannel(bot.engine, guard, settings.server)
+    whatsapp = WhatsAppChannel(bot.engine, guard, settings.server)
+    app[MESSENGERS] = [telegram, whatsapp]
+    app.router.add_post("/webhooks/telegram", telegram.handle)
+    app.router.add_get("/webhooks/whatsapp", whatsapp.verify)
+    app.router.add_post("/webhooks/whatsapp", whatsapp.handle)
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", prometheus)
@@ -100,4 +109,6 @@ async def _close_websockets(app: web.Application) -> None:
 
 
 async def _close_engine(app: web.Application) -> None:
+    for messenger in app[MESSENGERS]:
+        await messenger.close()  # finishes the turns in flight first
     await app[BOT].engine.close()

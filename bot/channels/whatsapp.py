@@ -1,0 +1,124 @@
+"""WhatsApp Cloud API: `GET /webhooks/whatsapp` answers the `hub.challenge` handshake; `POST` deliveries must carry
+a valid `X-Hub-Signature-256` (HMAC-SHA256 of the body with the app secret). Replies go to the Graph API as text
+or as reply buttons (at most 3). A redelivered message id gets no second reply."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from bot.channels.guard import ChannelGuard
+from bot.channels.platform_client import PlatformClient
+from bot.channels.turns import run_turn
+from bot.config import ServerSettings
+from bot.engine import Engine
+from bot.messages import Inbound, Outbound
+
+log = logging.getLogger("shopbot.whatsapp")
+CHANNEL = "whatsapp"
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The `X-Hub-Signature-256` value Meta sends for `body`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WhatsAppChannel:
+    def __init__(self, engine: Engine, guard: ChannelGuard, settings: ServerSettings):
+        self.engine = engine
+        self.guard = guard
+        self.settings = settings.whatsapp
+        self.client = PlatformClient()
+        self.tasks: set[asyncio.Task] = set()
+
+    async def verify(self, request: web.Request) -> web.Response:
+        """The subscription handshake: echo `hub.challenge` when `hub.verify_token` is ours."""
+        token = request.query.get("hub.verify_token", "")
+        if (request.query.get("hub.mode") == "subscribe" and self.settings.verify_token
+                and hmac.compare_digest(token.encode(), self.settings.verify_token.encode())):
+            return web.Response(text=request.query.get("hub.challenge", ""))
+        return web.json_response({"type": "error", "code": "forbidden", "detail": "verification failed"},
+                                 status=403)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if not self.settings.app_secret:
+            return web.json_response({"type": "error", "code": "not_configured", "detail": "WhatsApp is off"},
+                                     status=404)
+        body = await request.read()
+        offered = request.headers.get("X-Hub-Signature-256", "")
+        if not hmac.compare_digest(offered.encode(), signature(self.settings.app_secret, body).encode()):
+            return web.json_response({"type": "error", "code": "unauthorized", "detail": "bad signature"},
+                                     status=401)
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.json_response({"type": "error", "code": "invalid_json", "detail": "not JSON"}, status=400)
+        for phone_number_id, sender, text, message_id in incoming_messages(payload):
+            refusal = self.guard.check_message(text, f"{CHANNEL}:{sender}", f"{CHANNEL}:{sender}")
+            if refusal is not None:
+                self._spawn(self._send(phone_number_id, {"to": sender, "type": "text",
+                                                         "text": {"body": refusal.detail}}))
+                continue
+            self._spawn(self._turn(Inbound(sender, text, CHANNEL, message_id=message_id), phone_number_id, sender))
+        return web.json_response({"ok": True})
+
+    async def _turn(self, inbound: Inbound, phone_number_id: str, to: str) -> None:
+        async for event in run_turn(self.engine, inbound):
+            for message in replies(event, to):
+                await self._send(phone_number_id, message)
+
+    async def _send(self, phone_number_id: str, message: dict[str, Any]) -> None:
+        await self.client.post_json(f"{self.settings.api_base.rstrip('/')}/{phone_number_id}/messages",
+                                    {"messaging_product": "whatsapp", **message},
+                                    {"Authorization": f"Bearer {self.settings.access_token}"})
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def close(self) -> None:
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.client.close()
+
+
+def incoming_messages(payload: Any) -> list[tuple[str, str, str, str]]:
+    """(phone number id, sender, text, message id) for each text message or button reply in a delivery."""
+    found = []
+    for entry in (payload or {}).get("entry") or [] if isinstance(payload, dict) else []:
+        for change in entry.get("changes") or []:
+            value = change.get("value") or {}
+            phone_number_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
+            for message in value.get("messages") or []:
+                text = None
+                if message.get("type") == "text":
+                    text = (message.get("text") or {}).get("body")
+                elif message.get("type") == "interactive":
+                    reply = (message.get("interactive") or {}).get("button_reply") or {}
+                    text = reply.get("id") or reply.get("title")
+                if isinstance(text, str) and message.get("from") and phone_number_id:
+                    found.append((phone_number_id, str(message["from"]), text, f"wa-{message.get('id')}"))
+    return found
+
+
+def replies(event: Outbound, to: str) -> list[dict[str, Any]]:
+    """Graph API message bodies for one outbound event (buttons as reply buttons, at most 3, titles <= 20 chars)."""
+    if event.type not in ("message", "handoff", "error") or not event.text:
+        return []
+    if event.buttons:
+        buttons = [{"type": "reply", "reply": {"id": b["payload"][:256], "title": b["title"][:20]}}
+                   for b in event.buttons[:3]]
+        return [{"to": to, "type": "interactive", "interactive": {"type": "button", "body": {"text": event.text[:1024]},
+                                                                  "action": {"buttons": buttons}}}]
+    text = event.text
+    if event.cards:
+        text += "\n" + "\n".join(f"- {c['title']}: ${c['price']:.2f} {c.get('link') or ''}".rstrip()
+                                 for c in event.cards[:4])
+    return [{"to": to, "type": "text", "text": {"body": text[:4096]}}]

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot import metrics
 from bot.app import StoreBot
+from bot.channels.agent import AgentConsole
 from bot.channels.guard import ChannelGuard
 from bot.channels.rest import RestChannel
 from bot.channels.socketio import SocketIOChannel
@@ -20,6 +21,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.channels.whatsapp import WhatsAppChannel
 from bot.channels.websocket import WebsocketChannel
 from bot.config import Settings
+from bot.web import pages
 
 log = logging.getLogger("shopbot.server")
 BOT = web.AppKey("bot", StoreBot)
@@ -73,7 +75,8 @@ def create_app(bot: StoreBot, settings: Settings) -> web.Application:
     app[BOT] = bot
     app[WEBSOCKETS] = websockets
     app.router.add_get("/ws", websockets.handle)
-    SocketIOChannel(bot.engine, guard).attach(app)
+    socket_io = SocketIOChannel(bot.engine, guard)
+    socket_io.attach(app)
     app.router.add_post("/webhooks/rest/webhook", rest.handle)
     telegram = TelegramChannel(bot.engine, guard, settings.server)
     whatsapp = WhatsAppChannel(bot.engine, guard, settings.server)
@@ -81,6 +84,10 @@ def create_app(bot: StoreBot, settings: Settings) -> web.Application:
     app.router.add_post("/webhooks/telegram", telegram.handle)
     app.router.add_get("/webhooks/whatsapp", whatsapp.verify)
     app.router.add_post("/webhooks/whatsapp", whatsapp.handle)
+    AgentConsole(bot.engine, settings.server.agent_token,
+                 {"web": websockets.deliver, "socketio": socket_io.deliver, "telegram": telegram.deliver,
+                  "whatsapp": whatsapp.deliver}).add_routes(app)
+    pages.add_routes(app, bot.knowledge.kb, settings.server.auth_token)
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", prometheus)

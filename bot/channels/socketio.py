@@ -17,7 +17,7 @@ from bot.channels.rasa_format import socketio_messages
 from bot.channels.turns import run_turn
 from bot.channels.websocket import SESSION_ID
 from bot.engine import Engine
-from bot.messages import Inbound
+from bot.messages import Inbound, Outbound
 
 log = logging.getLogger("shopbot.socketio")
 CHANNEL = "socketio"
@@ -86,6 +86,13 @@ class SocketIOChannel:
                 await self._error(sid, event.code or "error", event.text)
             for message in socketio_messages(event):
                 await self.sio.emit("bot_uttered", message, room=sid)
+
+    async def deliver(self, session_id: str, event: Outbound, metadata: dict[str, Any]) -> None:
+        """Push an event to every socket of the session."""
+        for sid, session in list(self.sessions.items()):
+            if session == session_id:
+                for message in socketio_messages(event):
+                    await self.sio.emit("bot_uttered", message, room=sid)
 
     async def _error(self, sid: str, code: str, detail: str) -> None:
         metrics.ERRORS.labels(CHANNEL, code).inc()

@@ -70,6 +70,11 @@ class TelegramChannel:
                 method = "sendPhoto" if "photo" in body else "sendMessage"
                 await self.client.post_json(f"{self.api}/{method}", body)
 
+    async def deliver(self, chat_id: str, event: Outbound, metadata: dict[str, Any]) -> None:
+        """Send an event (an agent's reply) to a chat."""
+        for body in self.replies(event, chat_id):
+            await self.client.post_json(f"{self.api}/{'sendPhoto' if 'photo' in body else 'sendMessage'}", body)
+
     def replies(self, event: Outbound, chat_id: int | str) -> list[dict[str, Any]]:
         """Bot API bodies for one outbound event."""
         if event.type not in ("message", "handoff", "error") or not (event.text or event.cards):

@@ -42,6 +42,7 @@ class WebsocketChannel:
         self.guard = guard
         self.open = 0
         self.sockets: set[web.WebSocketResponse] = set()
+        self.by_session: dict[str, set[web.WebSocketResponse]] = {}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         refusal = self.guard.check_request(request)
@@ -70,6 +71,7 @@ class WebsocketChannel:
         tracker = await self.engine.tracker(f"{CHANNEL}:{session_id}")
         resumed = bool(tracker.events)
         await ws.send_json({"type": "session", "session_id": session_id, "resumed": resumed})
+        self.by_session.setdefault(session_id, set()).add(ws)
         if resumed:
             await ws.send_json({"type": "history", "messages": history(tracker.events)})
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -109,6 +111,16 @@ class WebsocketChannel:
         finally:
             queue.put_nowait(None)
             await worker  # shutdown and disconnects let the turn in flight finish and be saved
+            sockets = self.by_session.get(session_id, set())
+            sockets.discard(ws)
+            if not sockets:
+                self.by_session.pop(session_id, None)
+
+    async def deliver(self, session_id: str, event: Outbound, metadata: dict[str, Any]) -> None:
+        """Push an event (an agent's reply, the bot taking over again) to the shopper's open sockets."""
+        for ws in list(self.by_session.get(session_id, ())):
+            if not ws.closed:
+                await ws.send_json(event_json(event, None))
 
     async def _turns(self, ws: web.WebSocketResponse, queue: asyncio.Queue, session_id: str,
                      request: web.Request) -> None:

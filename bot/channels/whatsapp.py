@@ -65,13 +65,21 @@ class WhatsAppChannel:
                 self._spawn(self._send(phone_number_id, {"to": sender, "type": "text",
                                                          "text": {"body": refusal.detail}}))
                 continue
-            self._spawn(self._turn(Inbound(sender, text, CHANNEL, message_id=message_id), phone_number_id, sender))
+            inbound = Inbound(sender, text, CHANNEL, metadata={"phone_number_id": phone_number_id},
+                              message_id=message_id)
+            self._spawn(self._turn(inbound, phone_number_id, sender))
         return web.json_response({"ok": True})
 
     async def _turn(self, inbound: Inbound, phone_number_id: str, to: str) -> None:
         async for event in run_turn(self.engine, inbound):
             for message in replies(event, to):
                 await self._send(phone_number_id, message)
+
+    async def deliver(self, sender: str, event: Outbound, metadata: dict[str, Any]) -> None:
+        """Send an event (an agent's reply) to a shopper, through the number they last wrote to."""
+        phone_number_id = str(metadata.get("phone_number_id") or "")
+        for message in replies(event, sender) if phone_number_id else []:
+            await self._send(phone_number_id, message)
 
     async def _send(self, phone_number_id: str, message: dict[str, Any]) -> None:
         await self.client.post_json(f"{self.settings.api_base.rstrip('/')}/{phone_number_id}/messages",

@@ -1,0 +1,96 @@
+"""The agent console's API (`/agent/api/...`, bearer token): handed-off chats, their transcripts, replies that reach
+the shopper on their own channel, and giving a chat back to the bot."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.channels.websocket import history
+from bot.engine import Engine
+from bot.messages import Outbound
+
+Deliver = Callable[[str, Outbound, dict[str, Any]], Awaitable[None]]
+MAX_REPLY_CHARS = 4000
+
+
+class AgentConsole:
+    def __init__(self, engine: Engine, token: str, deliverers: dict[str, Deliver]):
+        self.engine = engine
+        self.token = token
+        self.deliverers = deliverers
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/agent/api/conversations", self.conversations)
+        app.router.add_get("/agent/api/conversations/{id}", self.transcript)
+        app.router.add_post("/agent/api/conversations/{id}/messages", self.reply)
+        app.router.add_post("/agent/api/conversations/{id}/resume", self.resume)
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        if not self.token:
+            return _error("not_configured", "set server.agent_token (SHOPBOT_AGENT_TOKEN) to use the agent console",
+                          404)
+        offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(offered.encode(), self.token.encode()):
+            return _error("unauthorized", "a valid agent token is required", 401)
+        return None
+
+    async def conversations(self, request: web.Request) -> web.Response:
+        if (refusal := self._refusal(request)) is not None:
+            return refusal
+        rows = await self.engine.store.handed_off()
+        return web.json_response([{"id": r["id"], "channel": r["channel"], "last_text": r["last_text"],
+                                   "updated_at": r["updated_at"]} for r in rows])
+
+    async def transcript(self, request: web.Request) -> web.Response:
+        if (refusal := self._refusal(request)) is not None:
+            return refusal
+        tracker = await self.engine.tracker(request.match_info["id"])
+        if not tracker.events:
+            return _error("not_found", "no such conversation", 404)
+        return web.json_response({"id": tracker.conversation_id, "paused": tracker.paused,
+                                  "messages": history(tracker.events)})
+
+    async def reply(self, request: web.Request) -> web.Response:
+        if (refusal := self._refusal(request)) is not None:
+            return refusal
+        try:
+            body: Any = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error("invalid_json", "the body must be JSON {text}")
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_REPLY_CHARS:
+            return _error("invalid_message", f"`text` must be 1 to {MAX_REPLY_CHARS} characters")
+        conversation = request.match_info["id"]
+        tracker = await self.engine.tracker(conversation)
+        if not tracker.paused:
+            return _error("not_handed_off", "this conversation is with the bot", 409)
+        event = await self.engine.agent_message(conversation, text.strip(), agent=str(body.get("agent") or "agent"))
+        await self._deliver(conversation, event, tracker)
+        return web.json_response({"ok": True})
+
+    async def resume(self, request: web.Request) -> web.Response:
+        if (refusal := self._refusal(request)) is not None:
+            return refusal
+        conversation = request.match_info["id"]
+        tracker = await self.engine.tracker(conversation)
+        if not tracker.events:
+            return _error("not_found", "no such conversation", 404)
+        event = await self.engine.resume(conversation)
+        await self._deliver(conversation, event, tracker)
+        return web.json_response({"ok": True})
+
+    async def _deliver(self, conversation: str, event: Outbound, tracker: Any) -> None:
+        channel, _, sender = conversation.partition(":")
+        deliver = self.deliverers.get(channel)
+        if deliver is not None:
+            metadata = next((e.get("metadata") or {} for e in reversed(tracker.events) if e["event"] == "user"), {})
+            await deliver(sender, event, metadata)
+
+
+def _error(code: str, detail: str, status: int = 400) -> web.Response:
+    return web.json_response({"type": "error", "code": code, "detail": detail}, status=status)

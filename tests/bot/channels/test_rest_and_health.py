@@ -16,7 +16,7 @@ def test_rest_channel_answers_like_rasa(serve) -> None:
         async with serve() as server, aiohttp.ClientSession() as http:
             help_reply = await (await http.post(server.make_url(URL), json={"sender": "r1", "message": "/help"})).json()
             products = await (await http.post(server.make_url(URL),
-                                              json={"sender": "r2", "message": "/product_search"})).json()
+                                              json={"sender": "r2", "message": "show me waterproof jackets"})).json()
             stream = await http.post(server.make_url(URL + "?stream=true"),
                                      json={"sender": "r3", "message": "do you ship to Canada?"})
             lines = [json.loads(line) for line in (await stream.text()).splitlines()]

@@ -35,7 +35,7 @@ def test_webchat_protocol_with_quick_replies_images_and_a_resumed_session(serve)
     async def chat():
         async with serve() as server:
             url = str(server.make_url("/"))
-            session, first = await converse(url, ["/help", "/product_search"])
+            session, first = await converse(url, ["/help", "show me waterproof jackets"])
             again, second = await converse(url, ['/order_status{"order_id": "10445"}',
                                                  '/inform{"email": "avery_singh86@example.org"}'], session_id=session)
             return session, again, first, second

@@ -1,60 +1,10 @@
-"""Fixtures for the dialogue tests: the demo domain, a fresh demo order back-end, and engines built on them."""
+"""Helpers for the dialogue and channel tests (the fixtures are in tests/bot/conftest.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
-import pytest
-
-from actions.services import set_backend
-from actions.store_backend import SqliteStoreBackend
-from bot.config import DEMO_KB
-from bot.dialogue.domain import Domain, load_domain
-from bot.dialogue.executor import ActionRunner, InProcessExecutor
-from bot.dialogue.store import ConversationStore
 from bot.engine import Engine
-
-TODAY = datetime.fromisoformat("2026-11-23T12:00:00-05:00")
-
-
-@pytest.fixture(scope="session")
-def demo_domain() -> Domain:
-    return load_domain(DEMO_KB / "domain.yml")
-
-
-@pytest.fixture(autouse=True)
-def demo_orders():
-    """Each test starts from the demo orders as shipped, with the clock on 2026-11-23."""
-    backend = SqliteStoreBackend.from_orders_file(DEMO_KB / "orders.json", clock=lambda: TODAY)
-    set_backend(backend)
-    yield backend
-    set_backend(None)
-
-
-@pytest.fixture
-def make_engine(demo_domain: Domain, demo_store):
-    """Build an engine on the demo store (extractive responder, no NLU unless given)."""
-    from actions.services import set_recommender
-    from bot.responder.answerer import Answerer
-    from bot.responder.responder import Responder
-    from retrieval.recommend import Recommender
-
-    engines: list[Engine] = []
-
-    def build(store: ConversationStore | None = None, executor: ActionRunner | None = None, parser=None,
-              locks=None) -> Engine:
-        recommender = Recommender(demo_store.products)
-        set_recommender(recommender)
-        answerer = Answerer(demo_store.index, Responder(None), demo_store.kb.name, 1, 0.35,
-                            catalog=demo_store.kb.product)
-        engine = Engine(demo_domain, store or ConversationStore(), executor or InProcessExecutor(), parser, answerer,
-                        recommender, locks, store_name=demo_store.kb.name)
-        engines.append(engine)
-        return engine
-
-    yield build
-    set_recommender(None)
 
 
 async def say(engine: Engine, text: str, sender: str = "shopper", **options):

@@ -104,7 +104,7 @@ def test_questions_and_products_without_an_nlu_model(make_engine) -> None:
     engine = make_engine()
     answer = asyncio.run(say(engine, "do you ship to Canada?"))
     assert [e.type for e in answer][:2] == ["typing", "chunk"] and answer[-1].sources
-    products = asyncio.run(say(engine, "/product_search", sender="s2"))
+    products = asyncio.run(say(engine, "show me waterproof jackets", sender="s2"))
     assert any(e.cards for e in products)
 
 

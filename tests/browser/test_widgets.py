@@ -1,0 +1,112 @@
+"""Real browsers on the real server: our widget on the demo storefront (streaming, sources, buttons, cards,
+handoff to the agent console, resume after a reload), and the unchanged rasa-webchat widget over socket.io.
+Screenshots are saved and checked for the widget's colours."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.browser.conftest import WEBCHAT
+
+GREEN = (31, 111, 80)  # the widget's header and user bubbles
+
+
+def has_colour(path: Path, colour: tuple[int, int, int], at_least: int = 500) -> bool:
+    pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3)
+    return int((pixels == np.array(colour)).all(axis=1).sum()) >= at_least
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: SHOPBOT_SCREENSHOTS when set (to keep them), else the test's temporary folder."""
+    folder = Path(os.environ.get("SHOPBOT_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def agent_call(base: str, path: str, body: dict | None = None) -> object:
+    request = urllib.request.Request(base + "/agent/api" + path, method="POST" if body is not None else "GET",
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": "Bearer agent-key", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.slow
+def test_our_widget_on_the_storefront(browser, live_server: str, shots: Path) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(live_server + "/")
+    assert page.locator(".product").count() == 334
+    page.click("#shopbot-bubble")
+    page.wait_for_selector("#shopbot-status:has-text('online')")
+
+    page.fill("#shopbot-input", "do you ship to Canada?")
+    page.press("#shopbot-input", "Enter")
+    page.wait_for_selector(".sb-sources")
+    assert "Canada" in page.locator(".sb-bot").last.inner_text()
+
+    page.fill("#shopbot-input", "what can you do?")
+    page.press("#shopbot-input", "Enter")
+    page.click(".sb-buttons button:has-text('Find a product')")
+    page.wait_for_selector(".sb-bot:has-text('What are you looking for?')")
+    page.fill("#shopbot-input", "waterproof jackets under $200")
+    page.press("#shopbot-input", "Enter")
+    page.wait_for_selector(".sb-card img")
+    assert page.locator(".sb-card").count() >= 3
+    page.wait_for_function("[...document.querySelectorAll('.sb-card img')].every(i => i.complete && i.naturalWidth)")
+    cards_shot = shots / "widget_cards.png"
+    page.screenshot(path=str(cards_shot))
+
+    page.fill("#shopbot-input", "I want to talk to a person")
+    page.press("#shopbot-input", "Enter")
+    page.wait_for_selector(".sb-note")
+    waiting = agent_call(live_server, "/conversations")
+    assert len(waiting) == 1
+    agent_call(live_server, f"/conversations/{waiting[0]['id']}/messages", {"text": "Hi, Sam here. How can I help?"})
+    page.wait_for_selector(".sb-agent:has-text('Sam here')")
+
+    page.reload()  # the session resumes: history comes back
+    page.click("#shopbot-bubble")
+    page.wait_for_selector(".sb-msg:has-text('Sam here')")
+    assert page.locator(".sb-msg:has-text('do you ship to Canada?')").count() == 1
+    resumed_shot = shots / "widget_resumed.png"
+    page.screenshot(path=str(resumed_shot))
+    page.close()
+    assert has_colour(cards_shot, GREEN) and has_colour(resumed_shot, GREEN)
+
+
+@pytest.mark.slow
+def test_rasa_webchat_unchanged_over_socketio(browser, live_server: str, shots: Path) -> None:
+    if not WEBCHAT.is_file():
+        pytest.skip("rasa-webchat is not installed (make setup runs npm ci in tests/browser)")
+    page = browser.new_page(viewport={"width": 900, "height": 800})
+    page.route("**/rasa-webchat.js", lambda route: route.fulfill(path=str(WEBCHAT),
+                                                                  content_type="application/javascript"))
+    page.goto(live_server + "/health")  # same origin as the socket.io server
+    page.set_content(f"""<html><body><div id="webchat"></div>
+<script src="{live_server}/rasa-webchat.js"></script>
+<script>WebChat.default({{selector: "#webchat", socketUrl: "{live_server}", socketPath: "/socket.io/",
+  initPayload: "/greet", title: "Pinecrest", customData: {{language: "en"}}, params: {{storage: "session"}}}}, null);
+</script></body></html>""")
+    page.click(".rw-launcher")
+    page.wait_for_selector(".rw-response")
+    page.fill(".rw-new-message", "what can you do?")
+    page.press(".rw-new-message", "Enter")
+    page.wait_for_selector(".rw-reply")
+    assert "Where's my order?" in page.locator(".rw-replies").last.inner_text()
+    page.click(".rw-reply:has-text('Find a product')")
+    page.fill(".rw-new-message", "waterproof jackets under $200")
+    page.press(".rw-new-message", "Enter")
+    page.wait_for_selector(".rw-image-frame")
+    shot = shots / "rasa_webchat.png"
+    page.screenshot(path=str(shot))
+    page.close()
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3)
+    assert pixels.shape[0] == 900 * 800 and len(np.unique(pixels, axis=0)) > 50

@@ -99,3 +99,10 @@ def build_bot(settings: Settings, knowledge: StoreKnowledge, responder: Responde
     engine = Engine(domain, store or conversation_store(settings), executor, parser, answerer, recommender,
                     conversation_locks(settings), options, store_name=knowledge.kb.name)
     return StoreBot(engine, knowledge, responder, parser)
+
+
+def warm_up(bot: StoreBot) -> None:
+    """Load every lazily loaded model now (one query through each), so the first shopper does not wait."""
+    bot.knowledge.index.search("where is my order", k=1)
+    if bot.parser is not None:
+        bot.parser.parse("where is my order")

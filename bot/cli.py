@@ -118,6 +118,7 @@ def serve(ctx: click.Context, kb: Path | None, host: str | None, port: int | Non
     """Serve the bot: /ws, Rasa REST, /health, /ready, /metrics."""
     from aiohttp import web
 
+    from bot.app import warm_up
     from bot.server import create_app
 
     settings = _settings(ctx, kb)
@@ -125,6 +126,7 @@ def serve(ctx: click.Context, kb: Path | None, host: str | None, port: int | Non
     settings = settings.model_copy(update={"server": options})
     started = time.perf_counter()
     bot = _load_bot(settings, need_nlu=False)
+    warm_up(bot)
     click.echo(f"Ready in {time.perf_counter() - started:.1f}s: http://{options.host}:{options.port}/ "
                f"(websocket /ws, REST /webhooks/rest/webhook)", err=True)
     web.run_app(create_app(bot, settings), host=options.host, port=options.port, print=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,7 @@ class Embedder:
         self.onnx_cache = onnx_cache if device == "cpu" else None
         self._model = None
         self._onnx = None
+        self._loading = threading.Lock()  # concurrent first queries (worker threads) load the model once
 
     @property
     def backend(self) -> str:
@@ -61,9 +63,14 @@ class Embedder:
         return "onnx" if self.onnx_cache is not None else "torch"
 
     def warm_up(self) -> None:
-        """Load the model (once)."""
+        """Load the model (once, whichever thread asks first)."""
         if self._model is not None:
             return
+        with self._loading:
+            if self._model is None:
+                self._load()
+
+    def _load(self) -> None:
         from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)

@@ -69,14 +69,19 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @main.command()
 @kb_option
 @click.option("--sender", default="terminal", show_default=True, help="Conversation id (the same id continues a chat).")
+@click.option("--url", help="Chat with a running `shopbot serve` at this address instead (e.g. http://localhost:5005).")
+@click.option("--token", help="The server's auth token, if it has one.")
 @click.pass_context
-def chat(ctx: click.Context, kb: Path | None, sender: str) -> None:
-    """Chat in the terminal with the store's bot: orders, returns, answers, products, handoff."""
-    from bot.channels.terminal import run_chat
+def chat(ctx: click.Context, kb: Path | None, sender: str, url: str | None, token: str | None) -> None:
+    """Chat in the terminal with the store's bot (in-process, or a running server with --url)."""
+    from bot.channels.terminal import LocalChat, RemoteChat, run_chat
 
     settings = _settings(ctx, kb)
+    if url:
+        run_chat(RemoteChat(url, token or settings.server.auth_token), url)
+        return
     bot = _load_bot(settings, need_nlu=False)
-    run_chat(bot.engine, bot.knowledge.kb.name, sender)
+    run_chat(LocalChat(bot.engine, sender), bot.knowledge.kb.name)
 
 
 def _load_bot(settings: Settings, need_nlu: bool, conversations: Any = None) -> Any:
@@ -118,6 +123,7 @@ def serve(ctx: click.Context, kb: Path | None, host: str | None, port: int | Non
     """Serve the bot: /ws, Rasa REST, /health, /ready, /metrics."""
     from aiohttp import web
 
+    from bot import logs
     from bot.app import warm_up
     from bot.server import create_app
 
@@ -127,6 +133,7 @@ def serve(ctx: click.Context, kb: Path | None, host: str | None, port: int | Non
     started = time.perf_counter()
     bot = _load_bot(settings, need_nlu=False)
     warm_up(bot)
+    logs.configure()
     click.echo(f"Ready in {time.perf_counter() - started:.1f}s: http://{options.host}:{options.port}/ "
                f"(websocket /ws, REST /webhooks/rest/webhook)", err=True)
     web.run_app(create_app(bot, settings), host=options.host, port=options.port, print=None,

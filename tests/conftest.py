@@ -10,9 +10,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from pathlib import Path  # noqa: E402
 
-import pytest  # noqa: E402
+import asyncio  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 
-from bot.config import DEMO_KB, load_settings  # noqa: E402
+import pytest  # noqa: E402
+from aiohttp import web  # noqa: E402
+
+from bot.config import DEMO_KB, ServerSettings, Settings, load_settings  # noqa: E402
 from retrieval.embeddings import Embedder  # noqa: E402
 from retrieval.loaders import KnowledgeBase, load_knowledge_base  # noqa: E402
 
@@ -57,6 +63,52 @@ def demo_parser(demo_store, demo_cache_dir: Path):
 
     folder, _, _ = train_store_nlu(demo_store.kb, demo_cache_dir)
     return load_store_parser(demo_store.kb, folder)
+
+
+@pytest.fixture(scope="session")
+def live_server(demo_store, demo_parser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The whole app (demo store, trained NLU, extractive replies) on a free port, served from its own thread and
+    event loop; yields the base URL. The agent token is `agent-key`."""
+    from actions.services import set_recommender
+    from bot.app import StoreBot
+    from bot.dialogue.domain import load_domain
+    from bot.dialogue.executor import InProcessExecutor
+    from bot.dialogue.store import ConversationStore
+    from bot.engine import Engine
+    from bot.responder.answerer import Answerer
+    from bot.responder.responder import Responder
+    from bot.server import create_app
+    from retrieval.recommend import Recommender
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    recommender = Recommender(demo_store.products)
+    set_recommender(recommender)
+    answerer = Answerer(demo_store.index, Responder(None), demo_store.kb.name, 1, 0.35, catalog=demo_store.kb.product)
+    store = ConversationStore(tmp_path_factory.mktemp("browser") / "conversations.db")
+    settings = Settings(server=ServerSettings(agent_token="agent-key", port=port))
+    started = threading.Event()
+    loop = asyncio.new_event_loop()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        engine = Engine(load_domain(DEMO_KB / "domain.yml"), store, InProcessExecutor(), demo_parser, answerer,
+                        recommender, store_name=demo_store.kb.name)
+        runner = web.AppRunner(create_app(StoreBot(engine, demo_store, Responder(None), demo_parser), settings))
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert started.wait(60), "the server did not start"
+    yield f"http://127.0.0.1:{port}"
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(30)
+    set_recommender(None)
 
 
 def write(path: Path, text: str) -> Path:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
+import aiohttp
 import click
 
 from bot.engine import Engine
@@ -44,14 +46,85 @@ def debug_lines(tracker: Any) -> list[str]:
     return lines
 
 
-async def _print_turn(engine: Engine, inbound: Inbound, debug: bool) -> list[dict[str, str]]:
+class LocalChat:
+    """The engine in this process."""
+
+    def __init__(self, engine: Engine, sender: str):
+        self.engine = engine
+        self.inbound = lambda text: Inbound(sender, text, "terminal")
+        self.conversation = Inbound(sender, "", "terminal").conversation_id
+
+    def send(self, text: str) -> AsyncIterator[Outbound]:
+        return self.engine.handle(self.inbound(text))
+
+    async def debug(self) -> list[str]:
+        return debug_lines(await self.engine.tracker(self.conversation))
+
+    async def close(self) -> None:
+        await self.engine.close()
+
+
+class RemoteChat:
+    """A running `shopbot serve`, over its /ws protocol (like `rasa shell` against a server)."""
+
+    def __init__(self, url: str, token: str = "", session_id: str = ""):
+        base = url.rstrip("/")
+        query = "&".join(f"{k}={v}" for k, v in (("session_id", session_id), ("token", token)) if v)
+        self.url = base.replace("http://", "ws://").replace("https://", "wss://") + "/ws" + (f"?{query}" if query else "")
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self.session_id = session_id
+
+    async def _connect(self) -> aiohttp.ClientWebSocketResponse:
+        if self._ws is None or self._ws.closed:
+            self._http = self._http or aiohttp.ClientSession()
+            self._ws = await self._http.ws_connect(self.url)
+            while True:
+                frame = await self._ws.receive_json()
+                if frame["type"] == "session":
+                    self.session_id = frame["session_id"]
+                    if not frame.get("resumed"):
+                        break
+                elif frame["type"] == "history":
+                    break
+        return self._ws
+
+    async def send(self, text: str) -> AsyncIterator[Outbound]:
+        """The turn's events; after its first complete message, frames arriving within 0.4 s belong to it too."""
+        ws = await self._connect()
+        await ws.send_json({"type": "message", "text": text})
+        timeout = 300.0
+        while True:
+            try:
+                frame = await ws.receive_json(timeout=timeout)
+            except asyncio.TimeoutError:
+                return
+            if frame["type"] == "error":
+                yield Outbound("error", frame.get("detail", ""), code=frame.get("code", ""))
+                return
+            yield Outbound(frame["type"], frame.get("text", ""), frame.get("buttons") or [], frame.get("cards") or [],
+                           frame.get("sources") or [], frame.get("data") or {})
+            if frame["type"] in ("message", "handoff"):
+                timeout = 0.4
+
+    async def debug(self) -> list[str]:
+        return [f"  · session: {self.session_id} on {self.url.split('?')[0]}"]
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._http is not None:
+            await self._http.close()
+
+
+async def _print_turn(chat: LocalChat | RemoteChat, text: str, debug: bool) -> list[dict[str, str]]:
     streaming = False
     buttons: list[dict[str, str]] = []
-    async for event in engine.handle(inbound):
+    async for event in chat.send(text):
         buttons = _print_event(event, streaming) or buttons
         streaming = event.type == "chunk"
     if debug:
-        for line in debug_lines(await engine.tracker(inbound.conversation_id)):
+        for line in await chat.debug():
             click.echo(line)
     return buttons
 
@@ -80,7 +153,7 @@ def _print_event(event: Outbound, streaming: bool) -> list[dict[str, str]]:
     return []
 
 
-def run_chat(engine: Engine, store_name: str, sender: str = "terminal", stdin: TextIO | None = None) -> None:
+def run_chat(chat: LocalChat | RemoteChat, store_name: str, stdin: TextIO | None = None) -> None:
     """Read messages until /quit or end of input; stream each reply."""
     stdin = stdin or sys.stdin
     interactive = stdin.isatty()
@@ -117,8 +190,8 @@ def run_chat(engine: Engine, store_name: str, sender: str = "terminal", stdin: T
                 text = buttons[int(text) - 1]["payload"]
             if not interactive:
                 click.echo(f"you> {text}")
-            buttons = loop.run_until_complete(_print_turn(engine, Inbound(sender, text, "terminal"), debug))
+            buttons = loop.run_until_complete(_print_turn(chat, text, debug))
     finally:
-        loop.run_until_complete(engine.close())
+        loop.run_until_complete(chat.close())
         loop.close()
     click.echo("bye")

@@ -42,7 +42,9 @@
   style.textContent = css;
   document.head.appendChild(style);
 
-  var bubble = el("button", {id: "shopbot-bubble", "aria-label": title, title: title}, "\uD83D\uDCAC");
+  var bubble = el("button", {id: "shopbot-bubble", "aria-label": title, title: title});
+  bubble.innerHTML = '<svg width="28" height="28" viewBox="0 0 24 24" fill="#fff" aria-hidden="true">' +
+    '<path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>';
   var panel = el("div", {id: "shopbot-panel", role: "dialog", "aria-label": title});
   var head = el("div", {id: "shopbot-head"}, title);
   var status = el("span", {id: "shopbot-status"}, "connecting...");

@@ -134,3 +134,11 @@ def test_eval_answers_writes_replies_and_scores(runner: CliRunner, tmp_path: Pat
     assert lines[0]["sources"][0] == "faq:refund-timing" and "3 business days" in lines[0]["reply"]
     saved = json.loads(out.read_text())
     assert {k: saved[k] for k in printed} == printed and saved["mode"] == "extractive"
+
+
+def test_chat_against_a_running_server(runner: CliRunner, live_server: str) -> None:
+    conversation = "where is my order?\n10445\navery_singh86@example.org\n/debug\ndo you ship to Canada?\n/quit\n"
+    result = runner.invoke(main, ["chat", "--url", live_server], input=conversation)
+    assert result.exit_code == 0, result.output
+    assert "What's your order number?" in result.output and "Order 10445 shipped with DHL" in result.output
+    assert "· session:" in result.output and "Canada" in result.output and "[source: faq:" in result.output

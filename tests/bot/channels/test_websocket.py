@@ -99,3 +99,17 @@ def test_token_origin_and_rate_limits(serve) -> None:
     status, body, foreign, replies = run(chat())
     assert status == 401 and body["code"] == "unauthorized" and foreign == 403
     assert [r["type"] for r in replies] == ["message", "message", "error"] and replies[2]["code"] == "rate_limited"
+
+
+def test_idle_sockets_are_closed_and_the_connection_cap_holds(serve) -> None:
+    async def chat():
+        async with serve(idle_timeout_s=0.5, max_connections=1) as server, aiohttp.ClientSession() as http:
+            async with http.ws_connect(server.make_url("/ws")) as ws:
+                await ws.receive_json()
+                full = await http.get(server.make_url("/ws"))
+                closing = await ws.receive(timeout=10)
+                return full.status, (await full.json())["code"], closing.type, ws.close_code
+
+    status, code, closing, close_code = run(chat())
+    assert status == 503 and code == "too_many_connections"
+    assert closing == aiohttp.WSMsgType.CLOSE and close_code == 4000

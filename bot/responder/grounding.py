@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from retrieval.text import keyword_tokens as tokens
 
@@ -66,6 +67,12 @@ class Verdict:
         return not self.unsupported and not self.low_overlap
 
 
+@lru_cache(maxsize=8)
+def _longest_first(names: tuple[str, ...]) -> list[str]:
+    """Lower-cased names, longest first (cached: a responder passes the same catalog names for every reply)."""
+    return sorted({n.lower() for n in names if n}, key=len, reverse=True)
+
+
 class GroundingGuard:
     """Checks sentences against source texts; `names` are catalog titles and brands (names the bot could invent)."""
 
@@ -77,7 +84,7 @@ class GroundingGuard:
         self.numbers = numbers_in(self.text) | numbers_in("\n".join(context))
         self.emails = {e.lower() for e in EMAIL.findall(self.text)}
         self.urls = {u.lower().rstrip(".,") for u in URL.findall(self.text)}
-        self.names = sorted({n.lower() for n in names if n}, key=len, reverse=True)
+        self.names = _longest_first(names if isinstance(names, tuple) else tuple(names))
         self.allowed = {a.lower() for a in allowed}
         self.words = set(tokens(support))
         self.support_text = support

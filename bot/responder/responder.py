@@ -80,7 +80,7 @@ class Responder:
                  prompt_tokens: int = 640, workers: int = 2):
         """With `lm=None` the responder is extractive: it answers with the best source's most relevant sentences."""
         self.lm = lm
-        self.names = list(names)
+        self.names = tuple(names)  # a tuple: the guard caches its normalised form
         self.max_new_tokens = max_new_tokens
         self.prompts = (PromptBuilder(lm.tokenizer, lm.chat_format, min(prompt_tokens, lm.context_size - max_new_tokens))
                         if lm is not None else None)
@@ -180,9 +180,10 @@ class Responder:
         streamer = _QueueStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         try:
             inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=not self.lm.chat_format).to(self.lm.device)
+            room = self.lm.context_size - int(inputs["input_ids"].shape[1])  # never run past the model's positions
             with torch.inference_mode():
                 # No repetition penalty: it would punish copying facts from the prompt, which is the point.
-                self.lm.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
+                self.lm.model.generate(**inputs, max_new_tokens=max(1, min(self.max_new_tokens, room)), do_sample=False,
                                        streamer=streamer, pad_token_id=tokenizer.pad_token_id,
                                        eos_token_id=self.lm.stop_token_ids or None,
                                        stopping_criteria=StoppingCriteriaList([_Cancelled(stop)]))

@@ -75,12 +75,13 @@ def test_a_sentence_the_sources_do_not_support_is_dropped_and_the_source_text_st
 def test_closing_the_stream_stops_generation(tmp_path: Path) -> None:
     folder = build_tiny_gpt2(tmp_path / "random", ["some words for a vocabulary"], layers=1)
     lm = load_language_model(str(folder), "cpu")
-    responder = Responder(lm, max_new_tokens=400, prompt_tokens=300)
+    responder = Responder(lm, max_new_tokens=400, prompt_tokens=100)  # prompt + 400 tokens fit the 512 positions
     stream = responder.stream(ReplyRequest("hello", SOURCES[:1]))
 
     async def read_briefly() -> None:
         consumer = asyncio.ensure_future(stream.__aiter__().__anext__())
-        await asyncio.sleep(0.3)
+        while stream.generated_tokens < 5:  # generation has started (no sentence is complete yet)
+            await asyncio.sleep(0.002)
         consumer.cancel()
         with pytest.raises((asyncio.CancelledError, StopAsyncIteration)):
             await consumer

@@ -13,7 +13,7 @@ from rasa_sdk.events import ActiveLoop
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions.changes import parse_address
+from actions.changes import ADDRESS_HELP, parse_address
 from actions.services import get_backend
 from actions.verification import (MAX_FAILED_CHECKS, check_identity, locked_out, normalise_email, normalise_order_id,
                                   say_locked_out)
@@ -59,13 +59,14 @@ class OrderSlotValidation(FormValidationAction):
         email = normalise_email(email)
         if not order_id or not email:
             return {slot: value}
-        if slot == "order_id" and tracker.get_slot("verified_order") and not get_backend().verify(order_id, email):
-            # a new order number with the email already proven in this chat: ask for that order's email, no strike
-            return {"order_id": order_id, "email": None, "verified_order": None}
+        verified = {"order_id": order_id, "email": email, "verified_order": order_id}
+        if slot == "order_id" and tracker.get_slot("verified_order"):
+            # a new order number with the email already proven in this chat: no strike when it is not theirs, just
+            # ask for that order's email
+            return verified if get_backend().verify(order_id, email) else \
+                {"order_id": order_id, "email": None, "verified_order": None}
         ok, events = check_identity(tracker, dispatcher, order_id, email)
-        if ok:
-            return {"order_id": order_id, "email": email, "verified_order": order_id}
-        return {e["name"]: e["value"] for e in events}
+        return verified if ok else {e["name"]: e["value"] for e in events}
 
 
 class ValidateAddressForm(OrderSlotValidation):
@@ -77,7 +78,6 @@ class ValidateAddressForm(OrderSlotValidation):
     def validate_new_address(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: dict[str, Any]) -> dict[str, Any]:
         if parse_address(str(value or "")) is None:
-            dispatcher.utter_message(text="I need the full address on one line: street, city, state and ZIP code, "
-                                          "country (for example: 12 Oak St, Portland, OR 97209, United States).")
+            dispatcher.utter_message(text=ADDRESS_HELP)
             return {"new_address": None}
         return {"new_address": str(value).strip()}

@@ -7,39 +7,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import get_backend
-from actions.verification import verified_order
+from actions.verification import OrderAction
 
 
-class ActionOrderStatus(Action):
+class ActionOrderStatus(OrderAction):
     """Where an order is: status, carrier and tracking, expected delivery."""
 
     def name(self) -> str:
         return "action_order_status"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        order, events = verified_order(tracker, dispatcher)
-        if order is not None:
-            dispatcher.utter_message(text=describe_status(order), json_message={"order": summary(order)})
-        return events
+    def act(self, order: dict[str, Any], dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        dispatcher.utter_message(text=describe_status(order), json_message={"order": summary(order)})
+        return []
 
 
-class ActionTrackShipment(Action):
+class ActionTrackShipment(OrderAction):
     """The carrier, tracking number and delivery estimate of a shipped order."""
 
     def name(self) -> str:
         return "action_track_shipment"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        order, events = verified_order(tracker, dispatcher)
-        if order is None:
-            return events
+    def act(self, order: dict[str, Any], dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         if order["status"] in ("shipped", "delivered") and order.get("tracking_number"):
             text = f"Order {order['id']} is with {order.get('carrier') or 'the carrier'}: tracking number " \
                    f"{order['tracking_number']}."
@@ -51,20 +44,16 @@ class ActionTrackShipment(Action):
         else:
             text = describe_status(order) + " There is no shipment to track."
         dispatcher.utter_message(text=text, json_message={"order": summary(order)})
-        return events
+        return []
 
 
-class ActionRefundStatus(Action):
+class ActionRefundStatus(OrderAction):
     """Whether an order's refund is processing or paid, and how much, from the order and its open return."""
 
     def name(self) -> str:
         return "action_refund_status"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        order, events = verified_order(tracker, dispatcher)
-        if order is None:
-            return events
+    def act(self, order: dict[str, Any], dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         number, refund = order["id"], order.get("refund") or {}
         opened = get_backend().open_return(number)
         if refund.get("status") == "refunded":
@@ -81,7 +70,7 @@ class ActionRefundStatus(Action):
         else:
             text = f"There is no refund on order {number}; it is {order['status']}."
         dispatcher.utter_message(text=text, json_message={"order": summary(order)})
-        return events
+        return []
 
 
 def describe_status(order: dict[str, Any]) -> str:

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders import describe_status
 from actions.services import get_backend
-from actions.verification import verified_order
+from actions.verification import OrderAction
 
 
-class ActionStartReturn(Action):
+class ActionStartReturn(OrderAction):
     """Open a return (or show the one already open) for a delivered order still inside the window."""
 
     def name(self) -> str:
         return "action_start_return"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        order, events = verified_order(tracker, dispatcher)
-        if order is None:
-            return events
+    def act(self, order: dict[str, Any], dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         outcome = get_backend().start_return(order["id"])
         number = order["id"]
         if outcome.ok and outcome.detail:
@@ -42,4 +38,4 @@ class ActionStartReturn(Action):
             dispatcher.utter_message(text=f"Order {number} has already been returned.")
         else:
             dispatcher.utter_message(text=describe_status(order) + " A return can start once it has been delivered.")
-        return events
+        return []

@@ -8,9 +8,10 @@ human, so order ids cannot be guessed by trying emails. Messages never say wheth
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -72,3 +73,22 @@ def verified_order(tracker: Tracker, dispatcher: CollectingDispatcher) -> tuple[
         return None, []
     ok, events = check_identity(tracker, dispatcher, order_id, email)
     return (get_backend().order(order_id) if ok else None), events
+
+
+class OrderAction(Action, ABC):
+    """An action on the shopper's own order: `act` runs only once the order id and the email on it match."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        order, events = verified_order(tracker, dispatcher)
+        if order is None:
+            return events + self.refused()
+        return events + self.act(order, dispatcher, tracker)
+
+    @abstractmethod
+    def act(self, order: dict[str, Any], dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """Do the action on the verified `order`; returns its events."""
+
+    def refused(self) -> list[EventType]:
+        """Events added when the order could not be verified."""
+        return []

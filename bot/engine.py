@@ -18,6 +18,7 @@ import random
 import re
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,6 @@ from bot.nlu.parser import NluParser
 from bot.responder.answerer import Answerer
 from bot.responder.prompt import product_source
 from retrieval.documents import Product
-from retrieval.products import GOES_WITH_PATTERN, SIMILAR_PATTERN
 from retrieval.recommend import Recommender
 
 log = logging.getLogger("shopbot.engine")
@@ -80,41 +80,42 @@ class Engine:
 
     async def handle(self, inbound: Inbound) -> AsyncIterator[Outbound]:
         """Stream the outbound events for one shopper message; the turn is saved even if the stream is dropped."""
-        async with self.locks.hold(inbound.conversation_id):
-            tracker = DialogueTracker(inbound.conversation_id, self.domain,
-                                      await self.store.load(inbound.conversation_id))
+        async with self._conversation(inbound.conversation_id, inbound.channel, inbound.sender_id) as tracker:
             try:
                 async for event in self._turn(tracker, inbound):
                     yield event
             except Exception:  # a bug must not reach the shopper as a stack trace, nor lose the turn
                 log.exception("turn failed in %s", inbound.conversation_id)
                 yield Outbound("error", "Sorry, something went wrong on our side. Please try again.", code="internal")
-            finally:
-                await self.store.append(inbound.conversation_id, tracker.new_events, inbound.channel,
-                                        inbound.sender_id, handed_off=tracker.paused)
 
     async def agent_message(self, conversation_id: str, text: str, agent: str = "agent") -> Outbound:
         """A person's reply in a handed-off conversation (recorded like a bot message, marked with the agent)."""
-        async with self.locks.hold(conversation_id):
-            tracker = DialogueTracker(conversation_id, self.domain, await self.store.load(conversation_id))
-            message = Outbound("message", text, data={"agent": agent})
+        async with self._conversation(conversation_id) as tracker:
             tracker.update(BotUttered(text, metadata={"agent": agent}))
-            await self.store.append(conversation_id, tracker.new_events, handed_off=tracker.paused)
-            return message
+            return Outbound("message", text, data={"agent": agent})
 
     async def resume(self, conversation_id: str) -> Outbound:
         """Give a handed-off conversation back to the bot."""
-        async with self.locks.hold(conversation_id):
-            tracker = DialogueTracker(conversation_id, self.domain, await self.store.load(conversation_id))
+        async with self._conversation(conversation_id) as tracker:
             tracker.update(ConversationResumed())
-            message = self._utter(tracker, "utter_back_to_bot")
-            await self.store.append(conversation_id, tracker.new_events, handed_off=False)
-            return message
+            return self._utter(tracker, "utter_back_to_bot")
 
     async def tracker(self, conversation_id: str) -> DialogueTracker:
         """The conversation as stored, after any turn in flight has been saved (read-only use)."""
         async with self.locks.hold(conversation_id):
             return DialogueTracker(conversation_id, self.domain, await self.store.load(conversation_id))
+
+    @asynccontextmanager
+    async def _conversation(self, conversation_id: str, channel: str = "",
+                            sender_id: str = "") -> AsyncIterator[DialogueTracker]:
+        """The conversation, locked; whatever it gained is appended to the store on the way out (even on error)."""
+        async with self.locks.hold(conversation_id):
+            tracker = DialogueTracker(conversation_id, self.domain, await self.store.load(conversation_id))
+            try:
+                yield tracker
+            finally:
+                await self.store.append(conversation_id, tracker.new_events, channel, sender_id,
+                                        handed_off=tracker.paused)
 
     async def close(self) -> None:
         await self.executor.close()
@@ -149,10 +150,8 @@ class Engine:
             tracker.update(SlotSet("product", named.id))
         product_state = tracker.slots.get("product_state") or {}
         follow_up = self.recommender is not None and self.recommender.follow_up_filters(text, product_state) is not None
-        decision = self.policy.decide(tracker, parse, text, follow_up, bool(tracker.slots.get("product")))
-        if decision.kind == "recommend" and named is not None and not (SIMILAR_PATTERN.search(text)
-                                                                        or GOES_WITH_PATTERN.search(text)):
-            decision = Decision("answer")  # "tell me about the Tern Road Runner 3": its own facts, not a list
+        decision = self.policy.decide(tracker, parse, text, follow_up, bool(tracker.slots.get("product")),
+                                      product_named=named is not None)
         log.debug("%s: %s -> %s", tracker.conversation_id, parse.get("intent"), decision)
         fell_back = False
         async for event in self._run(tracker, decision, text, named):
@@ -226,7 +225,9 @@ class Engine:
                 self._deactivate(tracker)
             tracker.update(ActiveLoop(form))
             tracker.update(SlotSet("goal_action", decision.then))
-        candidates = self._slot_candidates(tracker, form, from_text=not decision.activate)
+        message = tracker.latest_message
+        candidates = self.domain.form_slot_values(form, message.get("entities") or [], str(message.get("text") or ""),
+                                                  tracker.slots.get("requested_slot"), from_text=not decision.activate)
         validator = f"validate_{form}"
         if validator in self.domain.actions:
             state = tracker.to_rasa_state()
@@ -259,32 +260,6 @@ class Engine:
         if goal:
             async for event in self._action(tracker, goal):
                 yield event
-
-    def _slot_candidates(self, tracker: DialogueTracker, form: str, from_text: bool) -> dict[str, Any]:
-        """Values this message gives the form's slots, by the slots' mappings."""
-        message = tracker.latest_message
-        entities = message.get("entities") or []
-        candidates: dict[str, Any] = {}
-        for name in self.domain.forms[form].required_slots:
-            for mapping in self.domain.slots[name].mappings:
-                if mapping.type == "from_entity":
-                    value = next((e["value"] for e in entities if e["entity"] == mapping.entity), None)
-                    if value is not None:
-                        candidates[name] = value
-                        break
-                elif mapping.type == "from_text" and from_text and self._conditions_hold(mapping.conditions, tracker,
-                                                                                         form, name):
-                    if message.get("text") and not str(message["text"]).startswith("/"):
-                        candidates[name] = message["text"]
-                        break
-        return candidates
-
-    @staticmethod
-    def _conditions_hold(conditions: list[dict[str, Any]], tracker: DialogueTracker, form: str, slot: str) -> bool:
-        if not conditions:
-            return tracker.slots.get("requested_slot") == slot
-        return any(c.get("active_loop", form) == form and c.get("requested_slot", slot) == tracker.slots.get(
-            "requested_slot") for c in conditions)
 
     def _deactivate(self, tracker: DialogueTracker) -> None:
         if tracker.active_loop is not None:

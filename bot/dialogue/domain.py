@@ -108,6 +108,30 @@ class Domain(_Strict):
 
     def model_post_init(self, _: Any) -> None:
         self._rules = {rule.intent: rule for rule in self.rules}
+        self._form_entities = {m.entity for form in self.forms.values() for name in form.required_slots
+                               if name in self.slots for m in self.slots[name].mappings if m.type == "from_entity"}
+
+    def form_entities(self) -> set[str]:
+        """Entities that fill a slot of some form (an order id or an email in any message is about an order)."""
+        return self._form_entities
+
+    def form_slot_values(self, form: str, entities: list[dict[str, Any]], text: str, requested_slot: str | None,
+                         from_text: bool = True) -> dict[str, Any]:
+        """The values a message gives the form's slots, by the slots' mappings: entities first, then the message's
+        own text for a `from_text` slot the form is asking for (never a `/intent` button payload)."""
+        values: dict[str, Any] = {}
+        for name in self.forms[form].required_slots:
+            for mapping in self.slots[name].mappings:
+                if mapping.type == "from_entity":
+                    value = next((e["value"] for e in entities if e["entity"] == mapping.entity), None)
+                    if value is not None:
+                        values[name] = value
+                        break
+                elif (mapping.type == "from_text" and from_text and text and not text.startswith("/")
+                      and _conditions_hold(mapping.conditions, form, name, requested_slot)):
+                    values[name] = text
+                    break
+        return values
 
     def title(self, intent: str) -> str:
         """A button title for the intent ("Check an order's status")."""
@@ -142,6 +166,14 @@ class Domain(_Strict):
                 "forms": {name: form.model_dump() for name, form in self.forms.items()},
                 "actions": self.actions,
                 "session_config": self.session_config.model_dump()}
+
+
+def _conditions_hold(conditions: list[dict[str, Any]], form: str, slot: str, requested_slot: str | None) -> bool:
+    """A `from_text` mapping applies while the form asks for this slot (or as its conditions say)."""
+    if not conditions:
+        return requested_slot == slot
+    return any(c.get("active_loop", form) == form and c.get("requested_slot", slot) == requested_slot
+               for c in conditions)
 
 
 def load_domain(path: Path, nlu_intents: list[str] | None = None) -> Domain:

@@ -9,11 +9,12 @@ out of scope) the knowledge base answers when it knows, else the engine gives an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from bot.dialogue.domain import Domain, Rule
 from bot.dialogue.tracker import DialogueTracker
+from retrieval.products import GOES_WITH_PATTERN, SIMILAR_PATTERN
 
 DecisionKind = Literal["confirm", "form", "stop_form", "action", "response", "answer", "recommend", "clarify"]
 DETAILS_QUESTION = re.compile(r"\b(?:how much|price|cost|costs|in stock|available|availability|sold out|colou?rs?|"
@@ -22,7 +23,7 @@ STOP_WORDS = re.compile(r"^\s*(?:no|nope|stop|cancel that|never ?mind|forget it|
                         re.IGNORECASE)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Decision:
     """One decision: what to run, and whether a form is being resumed after a digression."""
 
@@ -35,6 +36,9 @@ class Decision:
     confirmed: bool | None = None
 
 
+RECOMMEND = Decision("recommend", "action_recommend_products")
+
+
 class Policy:
     """Rules from the domain plus the conversational behaviour every store wants."""
 
@@ -43,9 +47,18 @@ class Policy:
         self.ask_below = ask_below
 
     def decide(self, tracker: DialogueTracker, parse: dict[str, Any], text: str, product_follow_up: bool,
-               product_known: bool) -> Decision:
+               product_known: bool, product_named: bool = False) -> Decision:
         """The decision for this message. `product_follow_up`: it refines the last product list;
-        `product_known`: a product is named or was the one last shown."""
+        `product_known`: a product is named or was the one last shown; `product_named`: this message names one."""
+        decision = self._decide(tracker, parse, text, product_follow_up, product_known)
+        if decision.kind == "recommend" and product_named and not (SIMILAR_PATTERN.search(text)
+                                                                    or GOES_WITH_PATTERN.search(text)):
+            # "tell me about the Tern Road Runner 3": its own facts, not a list (but "similar to ..." is a list)
+            return Decision("answer", resume_form=decision.resume_form)
+        return decision
+
+    def _decide(self, tracker: DialogueTracker, parse: dict[str, Any], text: str, product_follow_up: bool,
+                product_known: bool) -> Decision:
         intent = (parse.get("intent") or {}).get("name")
         confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
         slots = tracker.slots
@@ -59,44 +72,40 @@ class Policy:
         if form is not None:
             if intent == "human_handoff":
                 return Decision("stop_form", form, then=rule.then if rule else None)
-            if self._fills_form(parse, form, tracker) or intent in ("inform", "affirm"):
+            fills = self.domain.form_slot_values(form, parse.get("entities") or [], text, slots.get("requested_slot"))
+            if fills or intent in ("inform", "affirm"):
                 return Decision("form", form)
             if intent == "deny" or STOP_WORDS.match(text):
                 return Decision("stop_form", form)
             if rule is not None and rule.form is not None and rule.then != slots.get("goal_action"):
                 return Decision("form", rule.form, then=rule.then, activate=True)  # a new task replaces the form
-            digression = self._simple(rule, intent, text, product_follow_up, product_known)
-            if digression is not None and (rule is not None or intent == "oos"):
-                digression.resume_form = form
-                return digression
+            if rule is not None or intent == "oos":  # a digression: answer it, then resume the form
+                digression = RECOMMEND if product_follow_up else self._simple(rule, text, product_known)
+                return replace(digression, resume_form=form)
             return Decision("form", form)
 
         if product_follow_up:
-            return Decision("recommend", "action_recommend_products")
+            return RECOMMEND
 
         goal = slots.get("goal_action")
         unsure = parse.get("source") == "nlu" and confidence < self.ask_below
-        if goal and self._has_form_entity(parse) and (rule is None or intent in ("inform", "deny") or rule.answer
-                                                      or unsure):
+        about_an_order = any(e["entity"] in self.domain.form_entities() for e in parse.get("entities") or [])
+        if goal and about_an_order and (rule is None or intent in ("inform", "deny") or rule.answer or unsure):
             goal_form = next((r.form for r in self.domain.rules if r.then == goal and r.form), None)
             if goal_form:  # "no, order 10482": the last request again, with the corrected slot
                 return Decision("form", goal_form, then=goal, activate=True)
 
-        if parse.get("source") == "nlu" and intent not in (None, "oos") and confidence < self.ask_below:
+        if unsure and intent not in (None, "oos"):
             options = [r["name"] for r in parse.get("intent_ranking", []) if r["name"] != "oos"][:2]
             if len(options) == 2:
                 return Decision("clarify", options=options)
 
         if rule is not None and rule.form is not None:
             return Decision("form", rule.form, then=rule.then, activate=True)
-        decision = self._simple(rule, intent, text, product_follow_up, product_known)
-        return decision if decision is not None else Decision("answer")
+        return self._simple(rule, text, product_known)
 
-    def _simple(self, rule: Rule | None, intent: str | None, text: str, product_follow_up: bool,
-                product_known: bool) -> Decision | None:
-        """Decisions that need no form: follow-ups, responses, actions, answers, recommendations."""
-        if product_follow_up:
-            return Decision("recommend", "action_recommend_products")
+    def _simple(self, rule: Rule | None, text: str, product_known: bool) -> Decision:
+        """Decisions that need no form: responses, actions, answers, recommendations."""
         if rule is None:  # out of scope, or an intent without a rule: the knowledge base answers if it knows
             return Decision("answer")
         if rule.response is not None:
@@ -104,24 +113,7 @@ class Policy:
         if rule.then is not None:
             return Decision("action", rule.then)
         if rule.recommend:
-            return Decision("recommend", "action_recommend_products")
+            return RECOMMEND
         if rule.details is not None and product_known and DETAILS_QUESTION.search(text):
             return Decision("action", rule.details)
         return Decision("answer")
-
-    def _fills_form(self, parse: dict[str, Any], form: str, tracker: DialogueTracker) -> bool:
-        """True when the message carries a value for one of the form's slots."""
-        required = self.domain.forms[form].required_slots
-        entities = {e["entity"] for e in parse.get("entities", [])}
-        for name in required:
-            for mapping in self.domain.slots[name].mappings:
-                if mapping.type == "from_entity" and mapping.entity in entities:
-                    return True
-                if mapping.type == "from_text" and tracker.slots.get("requested_slot") == name:
-                    return True
-        return False
-
-    def _has_form_entity(self, parse: dict[str, Any]) -> bool:
-        mapped = {m.entity for name in {s for f in self.domain.forms.values() for s in f.required_slots}
-                  for m in self.domain.slots[name].mappings if m.type == "from_entity"}
-        return any(e["entity"] in mapped for e in parse.get("entities", []))

@@ -7,7 +7,6 @@ mid-turn loses that turn at most, and a restarted server continues every convers
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -67,7 +66,7 @@ class ConversationStore:
         with self.engine.connect() as connection:
             rows = connection.execute(select(events.c.data).where(events.c.conversation_id == conversation_id)
                                       .order_by(events.c.id))
-            return [_as_dict(row[0]) for row in rows]
+            return [row[0] for row in rows]  # the JSON column gives dicts back
 
     def append_sync(self, conversation_id: str, new_events: list[dict[str, Any]], channel: str = "",
                     sender_id: str = "", handed_off: bool | None = None) -> None:
@@ -124,7 +123,3 @@ def _sqlite_pragmas(connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; one fsync per checkpoint
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return json.loads(value) if isinstance(value, str) else value

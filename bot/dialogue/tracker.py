@@ -55,8 +55,7 @@ class DialogueTracker:
         if kind == "slot":
             self.slots[event["name"]] = event["value"]
         elif kind == "user":
-            self.latest_message = {"text": event.get("text"), "intent": (event.get("parse_data") or {}).get("intent"),
-                                   **(event.get("parse_data") or {})}
+            self.latest_message = {"text": event.get("text"), **(event.get("parse_data") or {})}
         elif kind == "action":
             self.latest_action_name = event.get("name")
             if self.followup_action == event.get("name"):

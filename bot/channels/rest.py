@@ -12,7 +12,7 @@ from bot.channels.guard import ChannelGuard, client_ip
 from bot.channels.rasa_format import rest_messages
 from bot.channels.turns import run_turn
 from bot.engine import Engine
-from bot.messages import Inbound
+from bot.messages import Inbound, Outbound
 
 CHANNEL = "rest"
 
@@ -43,16 +43,22 @@ class RestChannel:
         if request.query.get("stream", "").lower() in ("1", "true", "yes"):
             response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
             await response.prepare(request)
-            async for event in run_turn(self.engine, inbound):
+
+            async def stream(event: Outbound) -> None:
                 for message in rest_messages(event, sender):
                     await response.write((json.dumps(message) + "\n").encode())
+
+            await run_turn(self.engine, inbound, stream)
             await response.write_eof()
             return response
-        messages = []
-        async for event in run_turn(self.engine, inbound):
+        messages: list[dict[str, Any]] = []
+
+        async def collect(event: Outbound) -> None:
             if event.type == "error":
                 messages.append({"recipient_id": sender, "text": event.text, "custom": {"error": event.code}})
             messages.extend(rest_messages(event, sender))
+
+        await run_turn(self.engine, inbound, collect)
         return web.json_response(messages)
 
 

@@ -81,11 +81,14 @@ class SocketIOChannel:
         metadata = data.get("customData") or data.get("metadata") or {}
         message_id = str(metadata.get("message_id") or "") or None if isinstance(metadata, dict) else None
         inbound = Inbound(session_id, str(text), CHANNEL, message_id=message_id)
-        async for event in run_turn(self.engine, inbound):
+
+        async def emit(event: Outbound) -> None:
             if event.type == "error":
                 await self._error(sid, event.code or "error", event.text)
             for message in socketio_messages(event):
                 await self.sio.emit("bot_uttered", message, room=sid)
+
+        await run_turn(self.engine, inbound, emit)
 
     async def deliver(self, session_id: str, event: Outbound, metadata: dict[str, Any]) -> None:
         """Push an event to every socket of the session."""

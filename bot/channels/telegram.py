@@ -7,17 +7,17 @@ a retried update is recognised by its id and gets no second reply.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from bot.channels.guard import ChannelGuard
 from bot.channels.platform_client import PlatformClient
-from bot.channels.turns import run_turn
+from bot.channels.turns import BackgroundTurns, run_turn
 from bot.config import ServerSettings
 from bot.engine import Engine
 from bot.messages import Inbound, Outbound
@@ -33,7 +33,7 @@ class TelegramChannel:
         self.settings = settings.telegram
         self.public_url = settings.public_url.rstrip("/")
         self.client = PlatformClient()
-        self.tasks: set[asyncio.Task] = set()
+        self.background = BackgroundTurns(CHANNEL)
 
     @property
     def api(self) -> str:
@@ -56,22 +56,18 @@ class TelegramChannel:
             return web.json_response({"ok": True, "ignored": True})  # edits, joins, stickers: nothing to answer
         chat_id, text, message_id, callback_id = parsed
         if callback_id:
-            self._spawn(self.client.post_json(f"{self.api}/answerCallbackQuery", {"callback_query_id": callback_id}))
+            self.background.spawn(self.client.post_json(f"{self.api}/answerCallbackQuery",
+                                                        {"callback_query_id": callback_id}))
         refusal = self.guard.check_message(text, f"{CHANNEL}:{chat_id}", f"{CHANNEL}:{chat_id}")
         if refusal is not None:
-            self._spawn(self._send_text(chat_id, refusal.detail))
+            self.background.spawn(self._send_text(chat_id, refusal.detail))
             return web.json_response({"ok": True})
-        self._spawn(self._turn(Inbound(str(chat_id), text, CHANNEL, message_id=message_id), chat_id))
+        inbound = Inbound(str(chat_id), text, CHANNEL, message_id=message_id)
+        self.background.spawn(run_turn(self.engine, inbound, partial(self.deliver, chat_id, metadata={})))
         return web.json_response({"ok": True})
 
-    async def _turn(self, inbound: Inbound, chat_id: int | str) -> None:
-        async for event in run_turn(self.engine, inbound):
-            for body in self.replies(event, chat_id):
-                method = "sendPhoto" if "photo" in body else "sendMessage"
-                await self.client.post_json(f"{self.api}/{method}", body)
-
-    async def deliver(self, chat_id: str, event: Outbound, metadata: dict[str, Any]) -> None:
-        """Send an event (an agent's reply) to a chat."""
+    async def deliver(self, chat_id: int | str, event: Outbound, metadata: dict[str, Any]) -> None:
+        """Send an event (the bot's or an agent's reply) to a chat."""
         for body in self.replies(event, chat_id):
             await self.client.post_json(f"{self.api}/{'sendPhoto' if 'photo' in body else 'sendMessage'}", body)
 
@@ -99,19 +95,8 @@ class TelegramChannel:
     async def _send_text(self, chat_id: int | str, text: str) -> None:
         await self.client.post_json(f"{self.api}/sendMessage", {"chat_id": chat_id, "text": text})
 
-    def _spawn(self, coroutine) -> None:
-        task = asyncio.create_task(coroutine)
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("telegram turn failed", exc_info=task.exception())
-
     async def close(self) -> None:
-        if self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)  # finish the turns in flight
+        await self.background.close()  # finish the turns in flight
         await self.client.close()
 
 

@@ -1,25 +1,58 @@
-"""One turn as every network channel runs it: through the engine, timed for `/metrics`."""
+"""One turn as every network channel runs it: through the engine, timed for `/metrics`, and always run to its end.
+
+The engine's event stream is closed here whatever happens in the channel (a client gone, a failed send), so the
+turn is saved and its conversation lock released at once, not whenever the garbage collector gets to it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import aclosing
+from typing import Any
 
 from bot import metrics
 from bot.engine import Engine
 from bot.messages import Inbound, Outbound
 
+log = logging.getLogger("shopbot.channels")
 
-async def run_turn(engine: Engine, inbound: Inbound) -> AsyncIterator[Outbound]:
-    """The engine's events for `inbound`, with turn and first-event latency recorded per channel."""
+
+async def run_turn(engine: Engine, inbound: Inbound, send: Callable[[Outbound], Awaitable[None]]) -> None:
+    """Hand each of the engine's events for `inbound` to `send`, recording turn and first-event latency."""
     started = time.perf_counter()
     first = True
     metrics.TURNS.labels(inbound.channel).inc()
-    async for event in engine.handle(inbound):
-        if first:
-            metrics.FIRST_EVENT_SECONDS.labels(inbound.channel).observe(time.perf_counter() - started)
-            first = False
-        if event.type == "error":
-            metrics.ERRORS.labels(inbound.channel, event.code or "error").inc()
-        yield event
+    async with aclosing(engine.handle(inbound)) as events:
+        async for event in events:
+            if first:
+                metrics.FIRST_EVENT_SECONDS.labels(inbound.channel).observe(time.perf_counter() - started)
+                first = False
+            if event.type == "error":
+                metrics.ERRORS.labels(inbound.channel, event.code or "error").inc()
+            await send(event)
     metrics.TURN_SECONDS.labels(inbound.channel).observe(time.perf_counter() - started)
+
+
+class BackgroundTurns:
+    """Turns a webhook answers before running (the platform wants its 200 at once); `close` waits for them."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.tasks: set[asyncio.Task] = set()
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s turn failed", self.name, exc_info=task.exception())
+
+    async def close(self) -> None:
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)

@@ -110,7 +110,7 @@ class WebsocketChannel:
                     await self._error(ws, "unknown_type", "`type` must be message or ping")
         finally:
             queue.put_nowait(None)
-            await worker  # shutdown and disconnects let the turn in flight finish and be saved
+            await asyncio.shield(worker)  # a disconnect or shutdown lets the turn in flight finish and be saved
             sockets = self.by_session.get(session_id, set())
             sockets.discard(ws)
             if not sockets:
@@ -128,10 +128,13 @@ class WebsocketChannel:
             message_id = str(body.get("message_id") or "") or None
             inbound = Inbound(session_id, body["text"], CHANNEL, metadata={"ip": client_ip(request)},
                               message_id=message_id)
+
+            async def send(event: Outbound, message_id: str | None = message_id) -> None:
+                if not ws.closed:
+                    await ws.send_json(event_json(event, message_id))
+
             try:
-                async for event in run_turn(self.engine, inbound):
-                    if not ws.closed:
-                        await ws.send_json(event_json(event, message_id))
+                await run_turn(self.engine, inbound, send)
             except (ConnectionResetError, RuntimeError) as exc:  # the client left mid-turn; the turn is saved
                 log.info("websocket %s closed during a turn: %s", session_id, type(exc).__name__)
 

@@ -4,18 +4,18 @@ or as reply buttons (at most 3). A redelivered message id gets no second reply."
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import logging
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from bot.channels.guard import ChannelGuard
 from bot.channels.platform_client import PlatformClient
-from bot.channels.turns import run_turn
+from bot.channels.turns import BackgroundTurns, run_turn
 from bot.config import ServerSettings
 from bot.engine import Engine
 from bot.messages import Inbound, Outbound
@@ -35,7 +35,7 @@ class WhatsAppChannel:
         self.guard = guard
         self.settings = settings.whatsapp
         self.client = PlatformClient()
-        self.tasks: set[asyncio.Task] = set()
+        self.background = BackgroundTurns(CHANNEL)
 
     async def verify(self, request: web.Request) -> web.Response:
         """The subscription handshake: echo `hub.challenge` when `hub.verify_token` is ours."""
@@ -62,21 +62,17 @@ class WhatsAppChannel:
         for phone_number_id, sender, text, message_id in incoming_messages(payload):
             refusal = self.guard.check_message(text, f"{CHANNEL}:{sender}", f"{CHANNEL}:{sender}")
             if refusal is not None:
-                self._spawn(self._send(phone_number_id, {"to": sender, "type": "text",
+                self.background.spawn(self._send(phone_number_id, {"to": sender, "type": "text",
                                                          "text": {"body": refusal.detail}}))
                 continue
             inbound = Inbound(sender, text, CHANNEL, metadata={"phone_number_id": phone_number_id},
                               message_id=message_id)
-            self._spawn(self._turn(inbound, phone_number_id, sender))
+            self.background.spawn(run_turn(self.engine, inbound,
+                                           partial(self.deliver, sender, metadata=inbound.metadata)))
         return web.json_response({"ok": True})
 
-    async def _turn(self, inbound: Inbound, phone_number_id: str, to: str) -> None:
-        async for event in run_turn(self.engine, inbound):
-            for message in replies(event, to):
-                await self._send(phone_number_id, message)
-
     async def deliver(self, sender: str, event: Outbound, metadata: dict[str, Any]) -> None:
-        """Send an event (an agent's reply) to a shopper, through the number they last wrote to."""
+        """Send an event (the bot's or an agent's reply) to a shopper, through the number they last wrote to."""
         phone_number_id = str(metadata.get("phone_number_id") or "")
         for message in replies(event, sender) if phone_number_id else []:
             await self._send(phone_number_id, message)
@@ -86,14 +82,8 @@ class WhatsAppChannel:
                                     {"messaging_product": "whatsapp", **message},
                                     {"Authorization": f"Bearer {self.settings.access_token}"})
 
-    def _spawn(self, coroutine) -> None:
-        task = asyncio.create_task(coroutine)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
     async def close(self) -> None:
-        if self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.background.close()  # finish the turns in flight
         await self.client.close()
 
 

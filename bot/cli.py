@@ -390,8 +390,6 @@ def eval_dialogues(ctx: click.Context, kb: Path | None, stories_path: Path, json
     """Run test conversations through the engine: pass/fail per step, and a check that no order leaks."""
     import asyncio
 
-    from actions.services import set_backend
-    from actions.store_backend import SqliteStoreBackend
     from bot.dialogue.stories import load_stories, run_stories
     from bot.dialogue.store import ConversationStore
 
@@ -402,14 +400,7 @@ def eval_dialogues(ctx: click.Context, kb: Path | None, stories_path: Path, json
         raise UserError(str(exc)) from None
     bot = _load_bot(settings, need_nlu=True, conversations=ConversationStore())
     orders_file = settings.kb_dir / "orders.json"
-    orders = json.loads(orders_file.read_text(encoding="utf-8"))["orders"] if orders_file.is_file() else []
-    today = suite.today
-
-    def fresh_orders() -> None:  # each story starts from the store's orders as shipped
-        set_backend(SqliteStoreBackend.from_orders_file(orders_file, clock=(lambda: today) if today else None))
-
-    report = asyncio.run(run_stories(bot.engine, suite.stories, orders, today.timestamp() if today else None,
-                                     fresh_orders if orders_file.is_file() else None))
+    report = asyncio.run(run_stories(bot.engine, suite, orders_file if orders_file.is_file() else None))
     for result in report.results:
         if verbose or not result.passed:
             mark = "ok  " if result.passed else "FAIL"

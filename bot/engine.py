@@ -300,8 +300,7 @@ class Engine:
         """A grounded answer from the knowledge base, or the honest fallback when nothing there is close enough."""
         extra = [product_source(named)] if named is not None else []
         hits = await asyncio.to_thread(self.answerer.search, text) if self.answerer is not None else []
-        if self.answerer is None or (not extra and (not hits or (hits[0].similarity or 0.0)
-                                                    < self.answerer.min_similarity)):
+        if self.answerer is None or (not extra and not self.answerer.knows(hits)):
             message = self._utter(tracker, "utter_fallback")
             message.data["fallback"] = True
             yield message

@@ -70,22 +70,14 @@ def live_server(demo_store, demo_parser, tmp_path_factory: pytest.TempPathFactor
     """The whole app (demo store, trained NLU, extractive replies) on a free port, served from its own thread and
     event loop; yields the base URL. The agent token is `agent-key`."""
     from actions.services import set_recommender
-    from bot.app import StoreBot
-    from bot.dialogue.domain import load_domain
-    from bot.dialogue.executor import InProcessExecutor
+    from bot.app import build_bot
     from bot.dialogue.store import ConversationStore
-    from bot.engine import Engine
-    from bot.responder.answerer import Answerer
     from bot.responder.responder import Responder
     from bot.server import create_app
-    from retrieval.recommend import Recommender
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    recommender = Recommender(demo_store.products)
-    set_recommender(recommender)
-    answerer = Answerer(demo_store.index, Responder(None), demo_store.kb.name, 1, 0.35, catalog=demo_store.kb.product)
     store = ConversationStore(tmp_path_factory.mktemp("browser") / "conversations.db")
     settings = Settings(server=ServerSettings(agent_token="agent-key", port=port))
     started = threading.Event()
@@ -93,9 +85,8 @@ def live_server(demo_store, demo_parser, tmp_path_factory: pytest.TempPathFactor
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
-        engine = Engine(load_domain(DEMO_KB / "domain.yml"), store, InProcessExecutor(), demo_parser, answerer,
-                        recommender, store_name=demo_store.kb.name)
-        runner = web.AppRunner(create_app(StoreBot(engine, demo_store, Responder(None), demo_parser), settings))
+        bot = build_bot(settings, demo_store, Responder(None), demo_parser, store)
+        runner = web.AppRunner(create_app(bot, settings))
         loop.run_until_complete(runner.setup())
         loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
         started.set()

@@ -26,7 +26,6 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +33,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from actions.services import set_backend
+from actions.store_backend import SqliteStoreBackend
 from bot.engine import Engine
 from bot.messages import Inbound, Outbound
 from retrieval.loaders.errors import DataError, DataIssue
@@ -158,19 +159,20 @@ class OrderLeakCheck:
         return found
 
 
-async def run_stories(engine: Engine, stories: list[Story], orders: list[dict[str, Any]],
-                      start: float | None = None, before_story: Callable[[], None] | None = None) -> StoryReport:
-    """Run every story in its own conversation (after `before_story`, e.g. a fresh order back-end); a simulated
-    clock starts at `start` and moves one minute a turn."""
+async def run_stories(engine: Engine, suite: StorySuite, orders_file: Path | None = None) -> StoryReport:
+    """Run every story in its own conversation, each on a fresh demo back-end seeded from `orders_file` (whose
+    orders the leak check also watches), with the clock at the suite's `today` moving a minute a turn."""
+    orders = json.loads(orders_file.read_text(encoding="utf-8"))["orders"] if orders_file is not None else []
     check = OrderLeakCheck(orders)
     results: list[StepResult] = []
     failed: list[str] = []
     leaks = 0
     clock = itertools.count()
-    base = start if start is not None else time.time()
-    for number, story in enumerate(stories):
-        if before_story is not None:
-            before_story()
+    today = suite.today
+    base = today.timestamp() if today is not None else time.time()
+    for number, story in enumerate(suite.stories):
+        if orders_file is not None:  # each story starts from the store's orders as shipped
+            set_backend(SqliteStoreBackend.from_orders_file(orders_file, clock=(lambda: today) if today else None))
         sender = f"story-{number}-{int(base)}"
         conversation = f"stories:{sender}"
         now = base
@@ -199,7 +201,7 @@ async def run_stories(engine: Engine, stories: list[Story], orders: list[dict[st
             story_ok = story_ok and not problems
         if not story_ok:
             failed.append(story.story)
-    return StoryReport(results, len(stories), failed, leaks)
+    return StoryReport(results, len(suite.stories), failed, leaks)
 
 
 def _as_list(value: str | list[str] | None) -> list[str]:

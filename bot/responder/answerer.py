@@ -47,9 +47,11 @@ class Answerer:
         """The FAQ entries, policy sections and products worth showing the model, best first (none when all are
         weak): "is the Tern Road Runner 3 waterproof?" is answered from the product's own record."""
         hits = self.search(question) if hits is None else hits
-        if not hits or (hits[0].similarity or 0.0) < self.min_similarity:
-            return []
-        return [self._source(h) for h in hits]
+        return [self._source(h) for h in hits] if self.knows(hits) else []
+
+    def knows(self, hits: list[SearchHit]) -> bool:
+        """Whether the best passage is close enough to the question to answer from."""
+        return bool(hits) and (hits[0].similarity or 0.0) >= self.min_similarity
 
     def _source(self, hit: SearchHit) -> Source:
         product = self.catalog(hit.passage.source_id) if self.catalog is not None and hit.kind == "product" else None

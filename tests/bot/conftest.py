@@ -32,25 +32,16 @@ def demo_orders():
 
 
 @pytest.fixture
-def make_engine(demo_domain: Domain, demo_store):
-    """Build an engine on the demo store (extractive responder, no NLU unless given)."""
+def make_engine(demo_store):
+    """Build the demo store's engine the way `shopbot` does (`build_bot`): extractive replies, no NLU unless given."""
     from actions.services import set_recommender
-    from bot.responder.answerer import Answerer
+    from bot.app import build_bot
+    from bot.config import Settings
     from bot.responder.responder import Responder
-    from retrieval.recommend import Recommender
 
-    engines: list[Engine] = []
-
-    def build(store: ConversationStore | None = None, executor: ActionRunner | None = None, parser=None,
-              locks=None) -> Engine:
-        recommender = Recommender(demo_store.products)
-        set_recommender(recommender)
-        answerer = Answerer(demo_store.index, Responder(None), demo_store.kb.name, 1, 0.35,
-                            catalog=demo_store.kb.product)
-        engine = Engine(demo_domain, store or ConversationStore(), executor or InProcessExecutor(), parser, answerer,
-                        recommender, locks, store_name=demo_store.kb.name)
-        engines.append(engine)
-        return engine
+    def build(store: ConversationStore | None = None, executor: ActionRunner | None = None, parser=None) -> Engine:
+        return build_bot(Settings(), demo_store, Responder(None), parser, store or ConversationStore(),
+                         executor or InProcessExecutor()).engine
 
     yield build
     set_recommender(None)

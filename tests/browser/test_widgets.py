@@ -23,6 +23,12 @@ def has_colour(path: Path, colour: tuple[int, int, int], at_least: int = 500) ->
     return int((pixels == np.array(colour)).all(axis=1).sum()) >= at_least
 
 
+def type_and_send(page, box: str, text: str) -> None:
+    """Type a message into a widget's input and press Enter, as a shopper would."""
+    page.fill(box, text)
+    page.press(box, "Enter")
+
+
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
     """Where screenshots go: SHOPBOT_SCREENSHOTS when set (to keep them), else the test's temporary folder."""
@@ -47,25 +53,21 @@ def test_our_widget_on_the_storefront(browser, live_server: str, shots: Path) ->
     page.click("#shopbot-bubble")
     page.wait_for_selector("#shopbot-status:has-text('online')")
 
-    page.fill("#shopbot-input", "do you ship to Canada?")
-    page.press("#shopbot-input", "Enter")
+    type_and_send(page, "#shopbot-input", "do you ship to Canada?")
     page.wait_for_selector(".sb-sources")
     assert "Canada" in page.locator(".sb-bot").last.inner_text()
 
-    page.fill("#shopbot-input", "what can you do?")
-    page.press("#shopbot-input", "Enter")
+    type_and_send(page, "#shopbot-input", "what can you do?")
     page.click(".sb-buttons button:has-text('Find a product')")
     page.wait_for_selector(".sb-bot:has-text('What are you looking for?')")
-    page.fill("#shopbot-input", "waterproof jackets under $200")
-    page.press("#shopbot-input", "Enter")
+    type_and_send(page, "#shopbot-input", "waterproof jackets under $200")
     page.wait_for_selector(".sb-card img")
     assert page.locator(".sb-card").count() >= 3
     page.wait_for_function("[...document.querySelectorAll('.sb-card img')].every(i => i.complete && i.naturalWidth)")
     cards_shot = shots / "widget_cards.png"
     page.screenshot(path=str(cards_shot))
 
-    page.fill("#shopbot-input", "I want to talk to a person")
-    page.press("#shopbot-input", "Enter")
+    type_and_send(page, "#shopbot-input", "I want to talk to a person")
     page.wait_for_selector(".sb-note")
     waiting = agent_call(live_server, "/conversations")
     assert len(waiting) == 1
@@ -97,13 +99,11 @@ def test_rasa_webchat_unchanged_over_socketio(browser, live_server: str, shots: 
 </script></body></html>""")
     page.click(".rw-launcher")
     page.wait_for_selector(".rw-response")
-    page.fill(".rw-new-message", "what can you do?")
-    page.press(".rw-new-message", "Enter")
+    type_and_send(page, ".rw-new-message", "what can you do?")
     page.wait_for_selector(".rw-reply")
     assert "Where's my order?" in page.locator(".rw-replies").last.inner_text()
     page.click(".rw-reply:has-text('Find a product')")
-    page.fill(".rw-new-message", "waterproof jackets under $200")
-    page.press(".rw-new-message", "Enter")
+    type_and_send(page, ".rw-new-message", "waterproof jackets under $200")
     page.wait_for_selector(".rw-image-frame")
     shot = shots / "rasa_webchat.png"
     page.screenshot(path=str(shot))

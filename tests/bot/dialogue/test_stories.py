@@ -9,8 +9,6 @@ import json
 import pytest
 from rasa_sdk.events import BotUttered, SlotSet
 
-from actions.services import set_backend
-from actions.store_backend import SqliteStoreBackend
 from bot.config import DEMO_KB
 from bot.dialogue.stories import OrderLeakCheck, load_stories, run_stories
 
@@ -21,13 +19,7 @@ ORDERS = json.loads((DEMO_KB / "orders.json").read_text(encoding="utf-8"))["orde
 def test_every_demo_story_passes_and_nothing_leaks(make_engine, demo_parser) -> None:
     suite = load_stories(DEMO_KB / "stories.yml")
     assert len(suite.stories) >= 40
-    engine = make_engine(parser=demo_parser)
-    orders_file = DEMO_KB / "orders.json"
-
-    def fresh_orders() -> None:
-        set_backend(SqliteStoreBackend.from_orders_file(orders_file, clock=lambda: suite.today))
-
-    report = asyncio.run(run_stories(engine, suite.stories, ORDERS, suite.today.timestamp(), fresh_orders))
+    report = asyncio.run(run_stories(make_engine(parser=demo_parser), suite, DEMO_KB / "orders.json"))
     failures = [f"{r.story} / {r.index + 1} {r.user!r}: {r.problems} -> {r.replies}" for r in report.results
                 if not r.passed]
     assert not failures, "\n".join(failures)

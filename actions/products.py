@@ -5,6 +5,7 @@ The last list lives in the `product_state` slot, so "cheaper?" or "how much is i
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -31,7 +32,8 @@ class ActionRecommendProducts(Action):
             dispatcher.utter_message(text="What are you looking for? Tell me a kind of product, a brand or a budget, "
                                           "for example \"waterproof jackets under $150\".")
             return []
-        recommendation = get_recommender().recommend(text, tracker.get_slot("product_state") or {})
+        recommendation = await asyncio.to_thread(get_recommender().recommend, text,
+                                                 tracker.get_slot("product_state") or {})
         dispatcher.utter_message(text=recommendation.lead,
                                  json_message={"cards": [card.to_dict() for card in recommendation.cards]})
         return [SlotSet("product_state", recommendation.state),

@@ -5,18 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import DEMO_KB, Settings
+from bot.config import DEMO_KB, BatchingSettings, Settings
 from bot.dialogue.domain import Domain, load_domain
 from bot.dialogue.executor import ActionRunner, InProcessExecutor, RemoteExecutor
 from bot.dialogue.locks import ConversationLocks, LocalLocks, RedisLocks
 from bot.dialogue.store import ConversationStore
 from bot.engine import Engine, EngineOptions
+from bot.inference.batcher import MicroBatcher
 from bot.knowledge import StoreKnowledge
 from bot.nlu.parser import NluParser
 from bot.responder.answerer import Answerer
-from bot.responder.lm import DEFAULT_LM, load_language_model, resolve_device
+from bot.responder.lm import DEFAULT_LM, load_language_model
 from bot.responder.responder import Responder
 from bot.responder.training import latest_adapter
+from retrieval.device import resolve_device
 from retrieval.loaders import KnowledgeBase
 from retrieval.recommend import Recommender
 
@@ -98,7 +100,23 @@ def build_bot(settings: Settings, knowledge: StoreKnowledge, responder: Responde
                             settings.dialogue.max_fallbacks)
     engine = Engine(domain, store or conversation_store(settings), executor, parser, answerer, recommender,
                     conversation_locks(settings), options, store_name=knowledge.kb.name)
-    return StoreBot(engine, knowledge, responder, parser)
+    bot = StoreBot(engine, knowledge, responder, parser)
+    batch_models(bot, settings.batching)
+    return bot
+
+
+def batch_models(bot: StoreBot, options: BatchingSettings) -> None:
+    """Run the models of concurrent turns together: NLU and query embeddings in micro-batches, replies in one
+    continuous decode batch (`batching.enabled: false` runs each request alone)."""
+    if not options.enabled:
+        return
+    if bot.parser is not None and bot.parser.batcher is None:
+        bot.parser.batch(options.nlu_max_batch, options.max_wait_ms)
+    embedder = bot.knowledge.index.embedder
+    if embedder.batcher is None:
+        embedder.batcher = MicroBatcher("embed", embedder.encode_batch, options.embed_max_batch, options.max_wait_ms)
+    if bot.responder.scheduler is None:
+        bot.responder.batch(options.generate_max_batch, options.max_wait_ms)
 
 
 def warm_up(bot: StoreBot) -> None:

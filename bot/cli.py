@@ -182,8 +182,9 @@ def train_responder_command(ctx: click.Context, kb: Path | None, steps: int | No
     """Fine-tune the reply LM on questions, sources and answers built from the store (LoRA by default)."""
     from dataclasses import replace
 
-    from bot.responder.lm import load_language_model, resolve_device
+    from bot.responder.lm import load_language_model
     from bot.responder.training import ResponderTrainConfig, adapter_folder, build_examples, train_responder
+    from retrieval.device import resolve_device
     from retrieval.loaders import load_knowledge_base
 
     settings = _settings(ctx, kb)

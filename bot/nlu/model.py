@@ -57,14 +57,15 @@ def save_model(model: JointIntentSentiment, tokenizer: PreTrainedTokenizerBase, 
 
 
 def load_model(folder: Path, device: str = "cpu") -> tuple[JointIntentSentiment, PreTrainedTokenizerBase, dict[str, Any]]:
-    """Load what `save_model` wrote."""
+    """Load what `save_model` wrote (in half precision on a GPU)."""
     metadata = json.loads((folder / "metadata.json").read_text())
     encoder, tokenizer = load_encoder(folder / "encoder")
     model = JointIntentSentiment(encoder, len(metadata["intents"]), len(metadata["sentiments"]))
     heads = torch.load(folder / "heads.pt", map_location="cpu", weights_only=True)
     model.intent_head.load_state_dict(heads["intent"])
     model.sentiment_head.load_state_dict(heads["sentiment"])
-    return model.to(device).eval(), tokenizer, metadata
+    model = model.to(device).eval()
+    return (model.half() if device.startswith("cuda") else model), tokenizer, metadata
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

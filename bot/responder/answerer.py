@@ -43,6 +43,10 @@ class Answerer:
         """The passages this answerer would draw on, best first (callers that route on them pass them back)."""
         return self.index.search(question, k=self.k_sources)
 
+    async def search_async(self, question: str) -> list[SearchHit]:
+        """`search` without blocking the event loop."""
+        return await self.index.search_async(question, k=self.k_sources)
+
     def sources_for(self, question: str, hits: list[SearchHit] | None = None) -> list[Source]:
         """The FAQ entries, policy sections and products worth showing the model, best first (none when all are
         weak): "is the Tern Road Runner 3 waterproof?" is answered from the product's own record."""

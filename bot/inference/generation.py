@@ -1,0 +1,346 @@
+"""Continuous batching of greedy decoding: the replies being written for concurrent conversations share one forward
+pass per token.
+
+One worker thread owns the model. Each step it admits waiting requests (their prompts are prefilled together,
+left-padded), merges their key/value caches into the running batch, runs one decode step for every reply in the
+batch, hands each reply its new token, and drops the replies that are finished (a stop token, their token limit,
+or cancelled by their caller). Replies join and leave between steps; nobody waits for the longest reply.
+
+The batch keeps one Hugging Face `DynamicCache` whose rows are left-padded to a common length; padding is masked
+out, and every row has its own position ids, so a reply decodes exactly as it would alone (up to float rounding).
+
+>>> scheduler = GenerationScheduler(lm.model, max_batch=8)
+>>> future = scheduler.submit(prompt_ids, max_new_tokens=48, stop_ids={2}, on_tokens=print)
+>>> future.result()   # the number of tokens written
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Collection
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import metrics
+
+log = logging.getLogger("shopbot.generation")
+TokenSink = Callable[[list[int], bool], None]  # (new token ids, finished); called on the scheduler's thread
+_STOP = object()
+
+
+@dataclass
+class _Reply:
+    """One request being decoded: its prompt, limits, sink, and progress."""
+
+    prompt: list[int]
+    max_new_tokens: int
+    stop_ids: frozenset[int]
+    sink: TokenSink
+    cancelled: threading.Event
+    future: Future
+    queued: float = field(default_factory=time.perf_counter)
+    written: int = 0
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Tell the sink the reply is over and resolve the caller's future (once)."""
+        if self.future.done():
+            return
+        try:
+            self.sink([], True)
+        except Exception:  # noqa: BLE001 - a broken sink must not stop the batch
+            log.exception("a reply's token sink failed")
+        if error is None:
+            self.future.set_result(self.written)
+        else:
+            self.future.set_exception(error)
+
+
+def supports_batching(model: Any) -> bool:
+    """Whether the model keeps its past in a `DynamicCache` of plain layers (Llama, SmolLM2, GPT-2, Qwen, ...),
+    which is what the scheduler merges and splits; other models generate one reply at a time."""
+    import torch
+    from transformers import DynamicCache
+
+    try:
+        with torch.inference_mode():
+            device = next(model.parameters()).device
+            out = model(input_ids=torch.tensor([[1, 2]], device=device), use_cache=True)
+        cache = out.past_key_values
+        return isinstance(cache, DynamicCache) and all(hasattr(layer, "keys") and hasattr(layer, "values")
+                                                       and not getattr(layer, "is_sliding", False)
+                                                       for layer in cache.layers)
+    except Exception:  # noqa: BLE001 - any model that cannot even run this is not batched
+        return False
+
+
+class GenerationScheduler:
+    """Greedy decoding for many replies at once with a causal LM (continuous batching with a KV cache)."""
+
+    def __init__(self, model: Any, max_batch: int = 8, max_wait_ms: float = 2.0, prefill_tokens: int = 2048,
+                 pad_token_id: int = 0):
+        """`max_batch` replies decode together; waiting prompts are prefilled together up to `prefill_tokens`
+        tokens (so a burst of joiners cannot stall the running replies for long)."""
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.model = model
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_ms / 1000
+        self.prefill_tokens = prefill_tokens
+        self.pad_token_id = pad_token_id
+        config = model.config
+        self.vocab_size = int(config.vocab_size)
+        self.context_size = int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 1024))
+        self._queue: queue.SimpleQueue[_Reply | object] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        self._starting = threading.Lock()
+        self._closed = False
+        # The running batch, owned by the worker thread.
+        self._rows: list[_Reply] = []
+        self._cache: Any = None
+        self._mask: Any = None       # (rows, cached length): 1 for a real token, 0 for left padding
+        self._positions: Any = None  # (rows, 1): each row's next position id
+        self._last: Any = None       # (rows, 1): each row's latest token, the next step's input
+
+    @property
+    def active(self) -> int:
+        """Replies decoding now."""
+        return len(self._rows)
+
+    def submit(self, prompt_ids: list[int], max_new_tokens: int, stop_ids: Collection[int], on_tokens: TokenSink,
+               cancelled: threading.Event | None = None) -> Future:
+        """Queue a reply. `on_tokens` gets each new token as it is written, then `([], True)` once the reply ends;
+        setting `cancelled` ends it at the next step. The future resolves to the number of tokens written, or to
+        this request's own error. A malformed request is refused here, before it can reach a batch."""
+        if self._closed:
+            raise RuntimeError("the generation scheduler is closed")
+        prompt = [int(t) for t in prompt_ids]
+        if not prompt:
+            raise ValueError("empty prompt")
+        if any(t < 0 or t >= self.vocab_size for t in prompt):
+            raise ValueError(f"prompt token ids must lie in [0, {self.vocab_size})")
+        if max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        max_new_tokens = min(max_new_tokens, self.context_size - len(prompt))
+        if max_new_tokens < 1:
+            raise ValueError(f"the prompt ({len(prompt)} tokens) fills the model's context ({self.context_size})")
+        reply = _Reply(prompt, max_new_tokens, frozenset(int(t) for t in stop_ids), on_tokens,
+                       cancelled or threading.Event(), Future())
+        reply.future.set_running_or_notify_cancel()
+        self._ensure_worker()
+        self._queue.put(reply)
+        return reply.future
+
+    def close(self) -> None:
+        """Stop after the running replies; replies still queued are cancelled."""
+        self._closed = True
+        if self._worker is not None:
+            self._queue.put(_STOP)
+            self._worker.join(timeout=60)
+
+    def _ensure_worker(self) -> None:
+        if self._worker is None:
+            with self._starting:
+                if self._worker is None:
+                    self._worker = threading.Thread(target=self._loop, name="generation", daemon=True)
+                    self._worker.start()
+
+    # -- the worker thread ----------------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        import torch
+
+        waiting: list[_Reply] = []
+        stopping = False
+        while True:
+            stopping = self._take(waiting, block=not self._rows and not waiting) or stopping
+            if stopping and not self._rows:
+                for reply in waiting:
+                    reply.finish(RuntimeError("the generation scheduler closed"))
+                return
+            with torch.inference_mode():
+                if waiting and not stopping:
+                    self._admit(waiting)
+                if self._rows:
+                    self._step()
+            metrics.GENERATING.set(len(self._rows))
+
+    def _take(self, waiting: list[_Reply], block: bool) -> bool:
+        """Move queued requests into `waiting`; with nothing to do, wait for one (then briefly for company).
+        Returns True once `close()` was called."""
+        deadline = None
+        while True:
+            try:
+                if block and not waiting:
+                    entry = self._queue.get()
+                    deadline = time.perf_counter() + self.max_wait_s
+                elif deadline is not None:
+                    entry = self._queue.get(timeout=max(0.0, deadline - time.perf_counter()))
+                else:
+                    entry = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if entry is _STOP:
+                return True
+            waiting.append(entry)  # type: ignore[arg-type]
+
+    def _admit(self, waiting: list[_Reply]) -> None:
+        """Prefill as many waiting prompts as fit (batch room and the prefill budget) and join them to the batch."""
+        for reply in [r for r in waiting if r.cancelled.is_set()]:
+            waiting.remove(reply)
+            reply.finish()
+        joining: list[_Reply] = []
+        tokens = 0
+        for reply in list(waiting):
+            if len(self._rows) + len(joining) >= self.max_batch:
+                break
+            if joining and tokens + len(reply.prompt) > self.prefill_tokens:
+                break
+            joining.append(reply)
+            tokens += len(reply.prompt)
+            waiting.remove(reply)
+        if not joining:
+            return
+        try:
+            self._join(joining)
+        except Exception as exc:  # noqa: BLE001 - find who failed: each prompt alone, so the others still join
+            if len(joining) == 1:
+                log.warning("prefill failed: %s", exc)
+                joining[0].finish(exc)
+                return
+            for reply in joining:
+                try:
+                    self._join([reply])
+                except Exception as single:  # noqa: BLE001 - this request's own failure
+                    log.warning("prefill failed: %s", single)
+                    reply.finish(single)
+
+    def _join(self, joining: list[_Reply]) -> None:
+        import torch
+        from transformers import DynamicCache
+
+        device = next(self.model.parameters()).device
+        width = max(len(r.prompt) for r in joining)
+        ids = torch.full((len(joining), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(joining), width), dtype=torch.long)
+        for row, reply in enumerate(joining):
+            ids[row, width - len(reply.prompt):] = torch.tensor(reply.prompt)
+            mask[row, width - len(reply.prompt):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        ids, mask, positions = ids.to(device), mask.to(device), positions.to(device)
+        cache = DynamicCache()
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                         use_cache=True)
+        first = out.logits[:, -1, :].argmax(-1, keepdim=True)
+        now = time.perf_counter()
+        for reply in joining:
+            metrics.BATCH_QUEUE_SECONDS.labels("generate").observe(now - reply.queued)
+        metrics.BATCH_SIZE.labels("prefill").observe(len(joining))
+        self._merge(out.past_key_values, mask, positions[:, -1:] + 1, first)
+        self._rows.extend(joining)
+        self._emit(list(range(len(self._rows) - len(joining), len(self._rows))), first)
+
+    def _merge(self, cache: Any, mask: Any, positions: Any, last: Any) -> None:
+        """Join a prefilled group's cache to the running batch, left-padding the shorter side."""
+        import torch
+
+        if self._cache is None or not self._rows:
+            self._cache, self._mask, self._positions, self._last = cache, mask, positions, last
+            return
+        have, new = self._mask.shape[1], mask.shape[1]
+        width = max(have, new)
+        for old_layer, new_layer in zip(self._cache.layers, cache.layers):
+            old_layer.keys = torch.cat([_left_pad(old_layer.keys, width), _left_pad(new_layer.keys, width)])
+            old_layer.values = torch.cat([_left_pad(old_layer.values, width), _left_pad(new_layer.values, width)])
+        self._mask = torch.cat([_left_pad_mask(self._mask, width), _left_pad_mask(mask, width)])
+        self._positions = torch.cat([self._positions, positions])
+        self._last = torch.cat([self._last, last])
+
+    def _step(self) -> None:
+        """One decode step for every row, then drop the finished rows."""
+        import torch
+
+        started = time.perf_counter()
+        ones = torch.ones((len(self._rows), 1), dtype=self._mask.dtype, device=self._mask.device)
+        mask = torch.cat([self._mask, ones], dim=1)
+        try:
+            out = self.model(input_ids=self._last, attention_mask=mask, position_ids=self._positions,
+                             past_key_values=self._cache, use_cache=True)
+        except Exception as exc:  # noqa: BLE001 - the step's replies end with the error; the scheduler goes on
+            log.exception("decode step failed for %d replies", len(self._rows))
+            for reply in self._rows:
+                reply.finish(exc)
+            self._rows, self._cache = [], None
+            return
+        self._mask, self._positions = mask, self._positions + 1
+        self._last = out.logits[:, -1, :].argmax(-1, keepdim=True)
+        metrics.DECODE_STEP_SECONDS.observe(time.perf_counter() - started)
+        self._emit(list(range(len(self._rows))), self._last)
+
+    def _emit(self, rows: list[int], tokens: Any) -> None:
+        """Give each row its new token; finish and drop rows that are done."""
+        values = tokens[-len(rows):, 0].tolist() if rows else []
+        done: set[int] = set()
+        for row, token in zip(rows, values):
+            reply = self._rows[row]
+            if reply.cancelled.is_set():
+                done.add(row)
+                continue
+            if token in reply.stop_ids:
+                done.add(row)
+                continue
+            reply.written += 1
+            metrics.GENERATED_TOKENS.inc()
+            try:
+                reply.sink([token], False)
+            except Exception:  # noqa: BLE001 - a broken sink ends its own reply only
+                log.exception("a reply's token sink failed")
+                done.add(row)
+                continue
+            if reply.written >= reply.max_new_tokens:
+                done.add(row)
+        if done:
+            self._drop(done)
+
+    def _drop(self, done: set[int]) -> None:
+        import torch
+
+        for row in sorted(done):
+            self._rows[row].finish()
+        keep = [row for row in range(len(self._rows)) if row not in done]
+        self._rows = [self._rows[row] for row in keep]
+        if not keep:
+            self._cache = self._mask = self._positions = self._last = None
+            return
+        index = torch.tensor(keep, device=self._mask.device)
+        self._cache.batch_select_indices(index)
+        self._mask, self._positions, self._last = self._mask[index], self._positions[index], self._last[index]
+        used = self._mask.any(dim=0).nonzero()
+        start = int(used[0]) if len(used) else 0
+        if start > 0:  # columns that are padding for every remaining row: cut them
+            for layer in self._cache.layers:
+                layer.keys, layer.values = layer.keys[:, :, start:], layer.values[:, :, start:]
+            self._mask = self._mask[:, start:]
+
+
+def _left_pad(tensor: Any, width: int) -> Any:
+    """(batch, heads, length, dim) -> (batch, heads, width, dim), zeros on the left."""
+    import torch
+
+    missing = width - tensor.shape[2]
+    if missing <= 0:
+        return tensor
+    pad = torch.zeros((*tensor.shape[:2], missing, tensor.shape[3]), dtype=tensor.dtype, device=tensor.device)
+    return torch.cat([pad, tensor], dim=2)
+
+
+def _left_pad_mask(mask: Any, width: int) -> Any:
+    import torch
+
+    missing = width - mask.shape[1]
+    if missing <= 0:
+        return mask
+    return torch.cat([torch.zeros((mask.shape[0], missing), dtype=mask.dtype, device=mask.device), mask], dim=1)

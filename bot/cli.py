@@ -226,6 +226,34 @@ def validate(ctx: click.Context, kb: Path | None) -> None:
 
 
 @main.command()
+@click.option("--sessions", type=int, default=32, show_default=True, help="Concurrent websocket sessions.")
+@click.option("--turns", type=int, default=4, show_default=True, help="Messages per session.")
+@click.option("--think", type=float, default=0.0, show_default=True,
+              help="Seconds a shopper pauses between a reply and the next message (0: a burst).")
+@click.option("--alone", "alone_turns", type=int, default=24, show_default=True,
+              help="Turns of one session asked first with nobody else on the server (latency without queueing).")
+@click.option("--responder", type=click.Choice(["generate", "extractive"]), default="generate", show_default=True,
+              help="How FAQ answers are written during the bench.")
+@click.option("--no-baseline", is_flag=True, help="Measure shopbot only.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False), default=None)
+def bench(sessions: int, turns: int, think: float, alone_turns: int, responder: str, no_baseline: bool,
+          json_out: Path | None) -> None:
+    """Load-test the demo store over /ws, then the naive baseline with the same load; print the table."""
+    from bot.benchmark import run_bench, table
+    from bot.reporting import write_report
+
+    if sessions < 1 or turns < 1:
+        raise UserError("--sessions and --turns must be at least 1")
+    try:
+        report = run_bench(sessions, turns, think, alone_turns, not no_baseline, responder,
+                           progress=lambda line: click.echo(line, err=True))
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    click.echo(table(report))
+    write_report(json_out, report)
+
+
+@main.command()
 @kb_option
 @click.option("--rebuild", is_flag=True, help="Rebuild even when the data has not changed.")
 @click.pass_context

@@ -74,7 +74,7 @@ class BatchingSettings(BaseModel):
     max_wait_ms: float = Field(2.0, ge=0)
     nlu_max_batch: int = Field(32, ge=1)        # messages parsed in one forward pass
     embed_max_batch: int = Field(32, ge=1)      # queries embedded in one forward pass
-    generate_max_batch: int = Field(8, ge=1)    # replies decoded together, one token each per step
+    generate_max_batch: int = Field(16, ge=1)   # replies decoded together, one token each per step
 
 
 class DialogueSettings(BaseModel):

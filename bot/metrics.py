@@ -39,3 +39,5 @@ GENERATING = Gauge("shopbot_generating", "Replies the language model is writing 
 GENERATED_TOKENS = Counter("shopbot_generated_tokens", "Tokens the language model has written", registry=REGISTRY)
 DECODE_STEP_SECONDS = Histogram("shopbot_decode_step_seconds", "Time of one batched decode step",
                                 buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0), registry=REGISTRY)
+PREFILL_TOKENS = Counter("shopbot_prefill_tokens", "Prompt tokens prefilled: computed, or reused from the prefix cache",
+                         ["source"], registry=REGISTRY)

@@ -16,10 +16,12 @@ out, and every row has its own position ids, so a reply decodes exactly as it wo
 
 from __future__ import annotations
 
+import inspect
 import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -77,13 +79,110 @@ def supports_batching(model: Any) -> bool:
         return False
 
 
+GQA_ATTENTION = "shopbot_gqa_sdpa"
+
+
+def _gqa_sdpa(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, dropout: float = 0.0,
+              scaling: float | None = None, is_causal: bool | None = None, **kwargs: Any) -> tuple[Any, None]:
+    """PyTorch's fused attention with grouped key/value heads read in place, mask or no mask.
+
+    Transformers' own "sdpa" copies the key/value cache once per query group whenever there is a padding mask,
+    which a batch of replies of different lengths always has: for SmolLM2 (9 query heads, 3 key/value heads) that
+    tripled the memory each decode step moved.
+    """
+    import torch
+
+    if attention_mask is not None and attention_mask.ndim == 4:
+        attention_mask = attention_mask[:, :, :, : key.shape[-2]]
+    if is_causal is None:
+        is_causal = query.shape[2] > 1 and attention_mask is None and getattr(module, "is_causal", True)
+    out = torch.nn.functional.scaled_dot_product_attention(
+        query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling, is_causal=is_causal,
+        enable_gqa=key.shape[1] != query.shape[1])
+    return out.transpose(1, 2).contiguous(), None
+
+
+def use_gqa_attention(model: Any) -> bool:
+    """Switch a grouped-query model (Llama, SmolLM2, Qwen ...) from "sdpa" to `_gqa_sdpa`; False when it has no
+    grouped heads or uses another attention."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    config = model.config
+    grouped = getattr(config, "num_key_value_heads", None) not in (None, getattr(config, "num_attention_heads", None))
+    if not grouped or getattr(config, "_attn_implementation", None) != "sdpa":
+        return False
+    AttentionInterface.register(GQA_ATTENTION, _gqa_sdpa)
+    AttentionMaskInterface.register(GQA_ATTENTION, sdpa_mask)
+    model.set_attn_implementation(GQA_ATTENTION)
+    return True
+
+
+class PrefixCache:
+    """Key/value states of recent prompts, found again by any shared prefix of whole blocks of tokens.
+
+    Replies to the same store share the instructions at the top of every prompt, and questions about the same FAQ
+    entry share its facts too: their prefill starts where the shared part ends. Entries are evicted least
+    recently used first once they hold more than `max_tokens` tokens.
+    """
+
+    def __init__(self, max_tokens: int = 8192, block: int = 16):
+        self.max_tokens = max_tokens
+        self.block = block
+        self._entries: OrderedDict[int, tuple[list[tuple[Any, Any]], list[int]]] = OrderedDict()
+        self._by_prefix: dict[int, tuple[int, int]] = {}  # hash of a block-aligned prefix -> (entry, its length)
+        self._tokens = 0
+        self._next_id = 0
+
+    def _hashes(self, prompt: list[int]) -> list[tuple[int, int]]:
+        """(prefix length, hash) for every whole-block prefix shorter than the prompt, longest last."""
+        out, running = [], 0
+        for end in range(self.block, len(prompt), self.block):
+            running = hash((running, tuple(prompt[end - self.block:end])))
+            out.append((end, running))
+        return out
+
+    def lookup(self, prompt: list[int]) -> tuple[int, list[tuple[Any, Any]] | None]:
+        """The longest cached prefix of `prompt` (always leaving at least one token to run): its length and states."""
+        for length, key in reversed(self._hashes(prompt)):
+            found = self._by_prefix.get(key)
+            if found is not None and found[1] == length:
+                self._entries.move_to_end(found[0])
+                layers = self._entries[found[0]][0]
+                return length, [(k[:, :, :length], v[:, :, :length]) for k, v in layers]
+        return 0, None
+
+    def store(self, prompt: list[int], layers: list[tuple[Any, Any]]) -> None:
+        """Keep the states of `prompt`'s whole-block prefix (layers: per-layer keys and values of one row)."""
+        hashes = self._hashes(prompt)
+        if not hashes or self.max_tokens <= 0:
+            return
+        length = hashes[-1][0]
+        if self._by_prefix.get(hashes[-1][1], (None, -1))[1] == length:
+            return  # already cached
+        entry = self._next_id
+        self._next_id += 1
+        self._entries[entry] = ([(k[:, :, :length].clone(), v[:, :, :length].clone()) for k, v in layers],
+                                [key for _, key in hashes])
+        for end, key in hashes:
+            self._by_prefix[key] = (entry, end)
+        self._tokens += length
+        while self._tokens > self.max_tokens and len(self._entries) > 1:
+            old, (old_layers, keys) = self._entries.popitem(last=False)
+            self._tokens -= old_layers[0][0].shape[2]
+            for key in keys:
+                if self._by_prefix.get(key, (None,))[0] == old:
+                    del self._by_prefix[key]
+
+
 class GenerationScheduler:
     """Greedy decoding for many replies at once with a causal LM (continuous batching with a KV cache)."""
 
     def __init__(self, model: Any, max_batch: int = 8, max_wait_ms: float = 2.0, prefill_tokens: int = 2048,
-                 pad_token_id: int = 0):
-        """`max_batch` replies decode together; waiting prompts are prefilled together up to `prefill_tokens`
-        tokens (so a burst of joiners cannot stall the running replies for long)."""
+                 pad_token_id: int = 0, prefix_cache_tokens: int = 4096):
+        """`max_batch` replies decode together; waiting prompts are prefilled (one by one, each from the longest
+        prefix in the prefix cache) up to `prefill_tokens` tokens between two decode steps, so a burst of joiners
+        cannot stall the running replies for long."""
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self.model = model
@@ -91,6 +190,9 @@ class GenerationScheduler:
         self.max_wait_s = max_wait_ms / 1000
         self.prefill_tokens = prefill_tokens
         self.pad_token_id = pad_token_id
+        self.prefixes = PrefixCache(prefix_cache_tokens)
+        use_gqa_attention(model)
+        self._logits_to_keep = "logits_to_keep" in inspect.signature(model.forward).parameters
         config = model.config
         self.vocab_size = int(config.vocab_size)
         self.context_size = int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 1024))
@@ -202,46 +304,38 @@ class GenerationScheduler:
             joining.append(reply)
             tokens += len(reply.prompt)
             waiting.remove(reply)
-        if not joining:
-            return
-        try:
-            self._join(joining)
-        except Exception as exc:  # noqa: BLE001 - find who failed: each prompt alone, so the others still join
-            if len(joining) == 1:
+        for reply in joining:
+            try:
+                self._join(reply)
+            except Exception as exc:  # noqa: BLE001 - this request's own failure; the others still join
                 log.warning("prefill failed: %s", exc)
-                joining[0].finish(exc)
-                return
-            for reply in joining:
-                try:
-                    self._join([reply])
-                except Exception as single:  # noqa: BLE001 - this request's own failure
-                    log.warning("prefill failed: %s", single)
-                    reply.finish(single)
+                reply.finish(exc)
 
-    def _join(self, joining: list[_Reply]) -> None:
+    def _join(self, reply: _Reply) -> None:
+        """Prefill one prompt (from its longest cached prefix) and add it to the running batch."""
         import torch
         from transformers import DynamicCache
 
         device = next(self.model.parameters()).device
-        width = max(len(r.prompt) for r in joining)
-        ids = torch.full((len(joining), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(joining), width), dtype=torch.long)
-        for row, reply in enumerate(joining):
-            ids[row, width - len(reply.prompt):] = torch.tensor(reply.prompt)
-            mask[row, width - len(reply.prompt):] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        ids, mask, positions = ids.to(device), mask.to(device), positions.to(device)
-        cache = DynamicCache()
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                         use_cache=True)
+        cached, layers = self.prefixes.lookup(reply.prompt)
+        cache = DynamicCache(ddp_cache_data=layers) if layers is not None else DynamicCache()
+        suffix = torch.tensor([reply.prompt[cached:]], device=device)
+        positions = torch.arange(cached, len(reply.prompt), device=device).unsqueeze(0)
+        out = self.model(input_ids=suffix, position_ids=positions, past_key_values=cache, use_cache=True,
+                         **self._last_logits_only())
+        metrics.PREFILL_TOKENS.labels("cached").inc(cached)
+        metrics.PREFILL_TOKENS.labels("computed").inc(len(reply.prompt) - cached)
+        self.prefixes.store(reply.prompt, [(layer.keys, layer.values) for layer in out.past_key_values.layers])
         first = out.logits[:, -1, :].argmax(-1, keepdim=True)
-        now = time.perf_counter()
-        for reply in joining:
-            metrics.BATCH_QUEUE_SECONDS.labels("generate").observe(now - reply.queued)
-        metrics.BATCH_SIZE.labels("prefill").observe(len(joining))
+        metrics.BATCH_QUEUE_SECONDS.labels("generate").observe(time.perf_counter() - reply.queued)
+        mask = torch.ones((1, len(reply.prompt)), dtype=torch.long, device=device)
         self._merge(out.past_key_values, mask, positions[:, -1:] + 1, first)
-        self._rows.extend(joining)
-        self._emit(list(range(len(self._rows) - len(joining), len(self._rows))), first)
+        self._rows.append(reply)
+        self._emit([len(self._rows) - 1], first)
+
+    def _last_logits_only(self) -> dict[str, int]:
+        """Ask the model for the last position's logits only (no vocabulary projection of the whole prompt)."""
+        return {"logits_to_keep": 1} if self._logits_to_keep else {}
 
     def _merge(self, cache: Any, mask: Any, positions: Any, last: Any) -> None:
         """Join a prefilled group's cache to the running batch, left-padding the shorter side."""
@@ -267,8 +361,9 @@ class GenerationScheduler:
         ones = torch.ones((len(self._rows), 1), dtype=self._mask.dtype, device=self._mask.device)
         mask = torch.cat([self._mask, ones], dim=1)
         try:
-            out = self.model(input_ids=self._last, attention_mask=mask, position_ids=self._positions,
-                             past_key_values=self._cache, use_cache=True)
+            padded = bool((self._mask == 0).any())  # no padding: no mask, so attention takes its fast path
+            out = self.model(input_ids=self._last, attention_mask=mask if padded else None, position_ids=self._positions,
+                             past_key_values=self._cache, use_cache=True, **self._last_logits_only())
         except Exception as exc:  # noqa: BLE001 - the step's replies end with the error; the scheduler goes on
             log.exception("decode step failed for %d replies", len(self._rows))
             for reply in self._rows:
@@ -278,6 +373,7 @@ class GenerationScheduler:
         self._mask, self._positions = mask, self._positions + 1
         self._last = out.logits[:, -1, :].argmax(-1, keepdim=True)
         metrics.DECODE_STEP_SECONDS.observe(time.perf_counter() - started)
+        metrics.BATCH_SIZE.labels("generate").observe(len(self._rows))
         self._emit(list(range(len(self._rows))), self._last)
 
     def _emit(self, rows: list[int], tokens: Any) -> None:

@@ -51,6 +51,7 @@ def test_bad_rest_requests_get_clear_errors(serve) -> None:
 def test_health_ready_and_metrics(serve) -> None:
     async def calls():
         async with serve() as server, aiohttp.ClientSession() as http:
+            await http.post(server.make_url(URL), json={"sender": "q", "message": "how long do refunds take?"})
             await http.post(server.make_url(URL), json={"sender": "m", "message": "/human_handoff"})
             health = await (await http.get(server.make_url("/health"))).json()
             ready = await (await http.get(server.make_url("/ready"))).json()
@@ -61,3 +62,5 @@ def test_health_ready_and_metrics(serve) -> None:
     assert health == {"status": "ok"} and ready["status"] == "ready" and ready["store"] == "Pinecrest Outfitters"
     assert 'shopbot_turns_total{channel="rest"}' in metrics and "shopbot_turn_seconds_bucket" in metrics
     assert 'shopbot_intents_total{intent="human_handoff"}' in metrics and "shopbot_handoffs_total" in metrics
+    assert 'shopbot_batch_size_count{model="embed"}' in metrics  # the question's embedding ran in a batch
+    assert 'shopbot_batch_queue_seconds_bucket{le="0.001",model="embed"}' in metrics

@@ -12,7 +12,8 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from bot.inference.generation import GenerationScheduler, supports_batching
+from bot import metrics
+from bot.inference.generation import GenerationScheduler, PrefixCache, supports_batching
 
 PROMPTS = [[5, 6, 7, 8, 9, 10, 11], [20, 21, 22], list(range(30, 60)), [100], [7] * 12, [250, 3, 250, 3]]
 
@@ -123,3 +124,36 @@ def test_a_failing_reply_does_not_fail_its_batch_mates() -> None:
     finally:
         scheduler.close()
     assert fine.tokens == alone(model, PROMPTS[3], 10)
+
+
+def cached_prefill_tokens() -> float:
+    return metrics.REGISTRY.get_sample_value("shopbot_prefill_tokens_total", {"source": "cached"}) or 0.0
+
+
+def test_prompts_sharing_a_prefix_reuse_its_states_and_decode_the_same() -> None:
+    model = tiny_llama()
+    shared = list(range(40, 80))                       # two whole blocks of 16 tokens, and 8 more
+    first, second = shared + [5, 6, 7], shared + [9, 9]
+    scheduler = GenerationScheduler(model, max_batch=2, max_wait_ms=0)
+    one, two = Collector(), Collector()
+    try:
+        scheduler.submit(first, 10, [], one).result(timeout=60)
+        before = cached_prefill_tokens()
+        scheduler.submit(second, 10, [], two).result(timeout=60)
+    finally:
+        scheduler.close()
+    assert cached_prefill_tokens() - before == 32     # the second prompt's prefill started after the shared blocks
+    assert one.tokens == alone(model, first, 10) and two.tokens == alone(model, second, 10)
+
+
+def test_the_prefix_cache_forgets_the_least_recently_used_prompt_first() -> None:
+    cache = PrefixCache(max_tokens=40, block=16)
+    layers = [(torch.zeros(1, 2, 40, 4), torch.zeros(1, 2, 40, 4))]
+    a, b, c = [1] * 40, [2] * 40, [3] * 40
+    cache.store(a, layers)                               # 32 tokens kept (two whole blocks)
+    assert cache.lookup(a + [9])[0] == 32 and cache.lookup([1] * 20)[0] == 16
+    cache.store(b, layers)                               # 64 > 40: the oldest prompt goes
+    assert cache.lookup(a + [9]) == (0, None) and cache.lookup(b + [9])[0] == 32
+    cache.store(c, layers)
+    assert cache.lookup(b + [9]) == (0, None) and cache.lookup(c + [9])[0] == 32
+    assert cache.lookup([3] * 10) == (0, None)         # shorter than a block: nothing to reuse

@@ -95,7 +95,8 @@ def build_bot(settings: Settings, knowledge: StoreKnowledge, responder: Responde
     if isinstance(executor, InProcessExecutor):
         set_recommender(recommender)
     answerer = Answerer(knowledge.index, responder, knowledge.kb.name, settings.responder.k_sources,
-                        settings.answer_min_similarity, catalog=knowledge.kb.product)
+                        settings.answer_min_similarity, catalog=knowledge.kb.product,
+                        history_messages=settings.responder.history_messages)
     options = EngineOptions(settings.dialogue.ask_below, settings.dialogue.handoff_sentiment,
                             settings.dialogue.max_fallbacks)
     engine = Engine(domain, store or conversation_store(settings), executor, parser, answerer, recommender,

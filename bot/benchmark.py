@@ -154,7 +154,9 @@ def summarise(result: LoadResult, wall_s: float) -> dict[str, Any]:
             "wall_s": round(wall_s, 1), "throughput_rps": round(len(result.turns) / wall_s, 2) if wall_s else 0.0,
             "p50_ms": ms(seconds, 0.5), "p95_ms": ms(seconds, 0.95), "p99_ms": ms(seconds, 0.99),
             "first_chunk_p50_ms": ms(chunks, 0.5), "first_chunk_p95_ms": ms(chunks, 0.95),
-            "generated_turns": len(chunks), "no_generation_p50_ms": ms(plain, 0.5), "by_kind": by_kind}
+            "generated_turns": len(chunks), "no_generation_p50_ms": ms(plain, 0.5), "by_kind": by_kind,
+            "latencies_ms": sorted(round(v * 1000) for v in seconds),
+            "first_chunks_ms": sorted(round(v * 1000) for v in chunks)}
 
 
 async def run_load(base: str, sessions: int, turns: int, think_s: float, seed: int) -> dict[str, Any]:
@@ -307,6 +309,38 @@ def table(report: dict[str, Any]) -> str:
     if base:
         lines.append(f"throughput ratio vs baseline: {report['throughput_ratio_vs_baseline']}x")
     return "\n".join(lines)
+
+
+def plot_latencies(report: dict[str, Any], path: Path) -> None:
+    """A PNG of the turn-latency distributions (and first chunks of generated answers), shopbot beside the
+    baseline: the share of turns answered within each time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    for name, colour in (("shopbot", "tab:blue"), ("baseline", "tab:orange")):
+        phase = report["phases"].get(name)
+        if not phase:
+            continue
+        for key, style, what in (("latencies_ms", "-", "whole turn"), ("first_chunks_ms", "--", "first chunk")):
+            values = [max(v, 1) / 1000 for v in phase.get(key) or []]
+            if values:
+                shares = [(i + 1) / len(values) for i in range(len(values))]
+                axes.step(values, shares, style, color=colour, where="post", label=f"{name}: {what}")
+    axes.set_xscale("log")
+    axes.set_xlabel("seconds from the shopper's message (log scale)")
+    axes.set_ylabel("share of turns")
+    axes.set_title(f"{report['sessions']} websocket sessions x {report['turns_per_session']} turns, "
+                   f"{report['machine']}: {report.get('throughput_ratio_vs_baseline', '-')}x the baseline's throughput",
+                   fontsize=10)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
 
 
 def _cell(value: Any) -> str:

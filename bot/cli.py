@@ -236,10 +236,12 @@ def validate(ctx: click.Context, kb: Path | None) -> None:
               help="How FAQ answers are written during the bench.")
 @click.option("--no-baseline", is_flag=True, help="Measure shopbot only.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A PNG of the latency distributions.")
 def bench(sessions: int, turns: int, think: float, alone_turns: int, responder: str, no_baseline: bool,
-          json_out: Path | None) -> None:
+          json_out: Path | None, plot: Path | None) -> None:
     """Load-test the demo store over /ws, then the naive baseline with the same load; print the table."""
-    from bot.benchmark import run_bench, table
+    from bot.benchmark import plot_latencies, run_bench, table
     from bot.reporting import write_report
 
     if sessions < 1 or turns < 1:
@@ -251,6 +253,8 @@ def bench(sessions: int, turns: int, think: float, alone_turns: int, responder: 
         raise UserError(str(exc)) from None
     click.echo(table(report))
     write_report(json_out, report)
+    if plot is not None:
+        plot_latencies(report, plot)
 
 
 @main.command()

@@ -63,6 +63,7 @@ class ResponderSettings(BaseModel):
     adapter: str = "auto"        # auto: the latest `shopbot train responder` adapter for this model; none; or a folder
     max_new_tokens: int = 48
     prompt_tokens: int = 512
+    history_messages: int = Field(2, ge=0)  # earlier chat messages in the prompt: the last exchange, for follow-ups
     k_sources: int = 1  # sources in the prompt: SmolLM2-135M answered from the wrong one of 3 in 63 of 214 questions
 
 

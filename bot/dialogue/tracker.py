@@ -96,10 +96,15 @@ class DialogueTracker:
         last = self.last_user_time()
         return minutes > 0 and last is not None and now - last > minutes * 60
 
-    def history(self, turns: int = 4) -> list[tuple[str, str]]:
-        """The last `turns` (role, text) pairs of this session, for prompts."""
+    def history(self, turns: int = 4, before_latest: bool = False) -> list[tuple[str, str]]:
+        """The last `turns` (role, text) pairs of this session, for prompts; `before_latest` leaves out the
+        shopper's latest message (the question a prompt asks separately)."""
         pairs: list[tuple[str, str]] = []
-        for event in reversed(self.events):
+        events = self.events
+        if before_latest:
+            latest = next((i for i in range(len(events) - 1, -1, -1) if events[i]["event"] == "user"), None)
+            events = events[:latest] if latest is not None else events
+        for event in reversed(events):
             if event["event"] == "session_started":
                 break
             if event["event"] == "user" and event.get("text"):

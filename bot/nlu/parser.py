@@ -26,7 +26,7 @@ RANKING_SIZE = 10
 class NluParser:
     """Runs the joint model (one forward pass for intent and sentiment) and the entity extractor."""
 
-    def __init__(self, model: JointIntentSentiment, tokenizer: Any, metadata: dict[str, Any],
+    def __init__(self, model: JointIntentSentiment | None, tokenizer: Any, metadata: dict[str, Any],
                  extractor: EntityExtractor | None = None, onnx_path: Path | None = None):
         self.model = model
         self.tokenizer = tokenizer
@@ -55,7 +55,7 @@ class NluParser:
         """Load a trained model; on the CPU it runs through ONNX Runtime (exported on first use) unless `onnx=False`."""
         model, tokenizer, metadata = load_model(Path(folder), device)
         onnx_path = export_model_onnx(model, tokenizer, Path(folder)) if onnx and device == "cpu" else None
-        return cls(model, tokenizer, metadata, extractor, onnx_path)
+        return cls(None if onnx_path else model, tokenizer, metadata, extractor, onnx_path)  # ONNX: no torch copy
 
     def parse(self, text: str) -> dict[str, Any]:
         """One message; see `parse_batch`."""

@@ -30,14 +30,17 @@ class Answerer:
     """Retrieval plus the responder, for informational questions."""
 
     def __init__(self, index: KnowledgeIndex, responder: Responder, store_name: str = "the store", k_sources: int = 3,
-                 min_similarity: float = 0.35, catalog: Callable[[str], Product | None] | None = None):
-        """`catalog` looks a product up by id, so product hits carry every attribute (waterproof, weight, ...)."""
+                 min_similarity: float = 0.35, catalog: Callable[[str], Product | None] | None = None,
+                 history_messages: int = 2):
+        """`catalog` looks a product up by id, so product hits carry every attribute (waterproof, weight, ...);
+        the prompt carries the last `history_messages` messages of the chat (the last exchange, for follow-ups)."""
         self.index = index
         self.catalog = catalog
         self.responder = responder
         self.store_name = store_name
         self.k_sources = k_sources
         self.min_similarity = min_similarity
+        self.history_messages = history_messages
 
     def search(self, question: str) -> list[SearchHit]:
         """The passages this answerer would draw on, best first (callers that route on them pass them back)."""
@@ -71,4 +74,5 @@ class Answerer:
         sources = extra + [s for s in self.sources_for(question, hits) if s.id not in {e.id for e in extra}]
         if not sources:
             return fixed_reply(NOT_SURE)
-        return self.responder.stream(ReplyRequest(question, sources, history or [], self.store_name))
+        recent = (history or [])[-self.history_messages:] if self.history_messages > 0 else []
+        return self.responder.stream(ReplyRequest(question, sources, recent, self.store_name))

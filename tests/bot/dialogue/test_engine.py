@@ -108,6 +108,20 @@ def test_questions_and_products_without_an_nlu_model(make_engine) -> None:
     assert any(e.cards for e in products)
 
 
+def test_the_prompt_history_is_the_chat_before_the_question_it_asks(make_engine) -> None:
+    engine = make_engine()
+
+    async def chat():
+        await say(engine, "do you ship to Canada?")
+        await say(engine, "how long do refunds take?")
+        return await engine.tracker("test:shopper")
+
+    tracker = asyncio.run(chat())
+    everything = tracker.history()
+    assert [role for role, _ in everything] == ["user", "assistant", "user", "assistant"]
+    assert tracker.history(before_latest=True) == everything[:2]  # the question is asked once, not twice
+
+
 def test_session_expiry_starts_a_new_session_and_carries_only_the_configured_slots(make_engine) -> None:
     engine = make_engine()
 

@@ -45,8 +45,8 @@ class Turn:
 
     kind: str             # faq, product, order
     seconds: float
-    first_chunk: float | None = None   # when the reply was streamed (written by the LM)
-    generated: bool = False
+    first_chunk: float | None = None   # when the reply was an answer streamed by the responder (the LM's, in
+    streamed: bool = False             # generate mode), its first chunk
 
 
 @dataclass
@@ -143,7 +143,7 @@ def summarise(result: LoadResult, wall_s: float) -> dict[str, Any]:
     """Throughput and latency figures (milliseconds) of a load."""
     seconds = [t.seconds for t in result.turns]
     chunks = [t.first_chunk for t in result.turns if t.first_chunk is not None]
-    plain = [t.seconds for t in result.turns if not t.generated]
+    plain = [t.seconds for t in result.turns if not t.streamed]  # forms, actions, cards: no LM
 
     def ms(values: list[float], share: float) -> float | None:
         return round(percentile(values, share) * 1000, 1) if values else None
@@ -154,7 +154,7 @@ def summarise(result: LoadResult, wall_s: float) -> dict[str, Any]:
             "wall_s": round(wall_s, 1), "throughput_rps": round(len(result.turns) / wall_s, 2) if wall_s else 0.0,
             "p50_ms": ms(seconds, 0.5), "p95_ms": ms(seconds, 0.95), "p99_ms": ms(seconds, 0.99),
             "first_chunk_p50_ms": ms(chunks, 0.5), "first_chunk_p95_ms": ms(chunks, 0.95),
-            "generated_turns": len(chunks), "no_generation_p50_ms": ms(plain, 0.5), "by_kind": by_kind,
+            "streamed_turns": len(chunks), "no_generation_p50_ms": ms(plain, 0.5), "by_kind": by_kind,
             "latencies_ms": sorted(round(v * 1000) for v in seconds),
             "first_chunks_ms": sorted(round(v * 1000) for v in chunks)}
 

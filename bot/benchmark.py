@@ -133,7 +133,8 @@ async def drive_session(base: str, script: list[tuple[str, str]], result: LoadRe
                         result.errors.append(str(frame.get("code")))
                         break
                     if frame["type"] in ("message", "handoff"):
-                        result.turns.append(Turn(kind, time.perf_counter() - sent, first_chunk, first_chunk is not None))
+                        seconds = time.perf_counter() - sent
+                        result.turns.append(Turn(kind, seconds, first_chunk, first_chunk is not None))
                         break
     except Exception as exc:  # noqa: BLE001 - every failure is counted, none stops the run
         result.errors.append(type(exc).__name__)
@@ -171,12 +172,16 @@ async def run_load(base: str, sessions: int, turns: int, think_s: float, seed: i
 
 
 async def run_alone(base: str, turns: int, seed: int) -> dict[str, Any]:
-    """One session's turns, one at a time, nobody else on the server: latency without queueing."""
+    """One session's turns, one at a time, nobody else on the server: latency without queueing. Then as many FAQ
+    questions again, each in a new conversation (a question asking for a person pauses a chat), so first chunks
+    have a sample worth a median."""
     rng = random.Random(seed + 1)
-    script = session_script(rng, turns, demo_questions(), demo_orders())
+    questions = demo_questions()
     result = LoadResult()
     started = time.perf_counter()
-    await drive_session(base, script, result)
+    await drive_session(base, session_script(rng, turns, questions, demo_orders()), result)
+    for question in rng.sample(questions, turns):
+        await drive_session(base, [("faq", question)], result)
     return summarise(result, time.perf_counter() - started)
 
 

@@ -166,7 +166,8 @@ class KnowledgeIndex:
         """The k best passages for the query, optionally of the given kinds only, best first."""
         return self.search_with_vector(query, self.embedder.encode_query(query), k, kinds)
 
-    async def search_async(self, query: str, k: int = 5, kinds: tuple[PassageKind, ...] | None = None) -> list[SearchHit]:
+    async def search_async(self, query: str, k: int = 5,
+                           kinds: tuple[PassageKind, ...] | None = None) -> list[SearchHit]:
         """`search` for the event loop: the query's embedding is awaited (batched with concurrent queries when the
         embedder has a batcher); the index look-ups that follow take about a millisecond."""
         return self.search_with_vector(query, await self.embedder.encode_query_async(query), k, kinds)

@@ -208,7 +208,8 @@ class GenerationScheduler:
         self._logits_to_keep = "logits_to_keep" in inspect.signature(model.forward).parameters
         config = model.config
         self.vocab_size = int(config.vocab_size)
-        self.context_size = int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 1024))
+        self.context_size = int(getattr(config, "max_position_embeddings", None)
+                                or getattr(config, "n_positions", 1024))
         self._queue: queue.SimpleQueue[_Reply | object] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self._starting = threading.Lock()
@@ -373,10 +374,11 @@ class GenerationScheduler:
         started = time.perf_counter()
         ones = torch.ones((len(self._rows), 1), dtype=self._mask.dtype, device=self._mask.device)
         mask = torch.cat([self._mask, ones], dim=1)
+        padded = bool((self._mask == 0).any())  # no padding: no mask, so attention takes its fast path
         try:
-            padded = bool((self._mask == 0).any())  # no padding: no mask, so attention takes its fast path
-            out = self.model(input_ids=self._last, attention_mask=mask if padded else None, position_ids=self._positions,
-                             past_key_values=self._cache, use_cache=True, **self._last_logits_only())
+            out = self.model(input_ids=self._last, attention_mask=mask if padded else None,
+                             position_ids=self._positions, past_key_values=self._cache, use_cache=True,
+                             **self._last_logits_only())
         except Exception as exc:  # noqa: BLE001 - the step's replies end with the error; the scheduler goes on
             log.exception("decode step failed for %d replies", len(self._rows))
             for reply in self._rows:
@@ -392,27 +394,22 @@ class GenerationScheduler:
     def _emit(self, rows: list[int], tokens: Any) -> None:
         """Give each row its new token; finish and drop rows that are done."""
         values = tokens[-len(rows):, 0].tolist() if rows else []
-        done: set[int] = set()
-        for row, token in zip(rows, values):
-            reply = self._rows[row]
-            if reply.cancelled.is_set():
-                done.add(row)
-                continue
-            if token in reply.stop_ids:
-                done.add(row)
-                continue
-            reply.written += 1
-            metrics.GENERATED_TOKENS.inc()
-            try:
-                reply.sink([token], False)
-            except Exception:  # noqa: BLE001 - a broken sink ends its own reply only
-                log.exception("a reply's token sink failed")
-                done.add(row)
-                continue
-            if reply.written >= reply.max_new_tokens:
-                done.add(row)
+        done = {row for row, token in zip(rows, values) if self._give(self._rows[row], token)}
         if done:
             self._drop(done)
+
+    def _give(self, reply: _Reply, token: int) -> bool:
+        """Hand one token to its reply; True when the reply is over (cancelled, stop token, limit, broken sink)."""
+        if reply.cancelled.is_set() or token in reply.stop_ids:
+            return True
+        reply.written += 1
+        metrics.GENERATED_TOKENS.inc()
+        try:
+            reply.sink([token], False)
+        except Exception:  # noqa: BLE001 - a broken sink ends its own reply only
+            log.exception("a reply's token sink failed")
+            return True
+        return reply.written >= reply.max_new_tokens
 
     def _drop(self, done: set[int]) -> None:
         import torch

@@ -185,17 +185,23 @@ async def run_alone(base: str, turns: int, seed: int) -> dict[str, Any]:
     return summarise(result, time.perf_counter() - started)
 
 
-async def model_figures(base: str) -> dict[str, Any]:
-    """What the server's `/metrics` says of its model batches: mean sizes and waits, decode steps, prefix reuse."""
+async def metric_samples(base: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of the server's `/metrics`, keyed by name and labels."""
     from prometheus_client.parser import text_string_to_metric_families
 
     async with aiohttp.ClientSession() as http, http.get(base + "/metrics") as response:
         text = await response.text()
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(text) for s in family.samples}
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def model_figures(before: dict[tuple[str, tuple], float], after: dict[tuple[str, tuple], float]) -> dict[str, Any]:
+    """What `/metrics` says of the model batches between two snapshots: mean sizes and waits, decode steps,
+    prefix reuse."""
 
     def value(name: str, **labels: str) -> float:
-        return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
 
     out: dict[str, Any] = {}
     for model in ("nlu", "embed", "generate"):
@@ -203,16 +209,15 @@ async def model_figures(base: str) -> dict[str, Any]:
         if count:
             out[f"{model}_batches"] = int(count)
             out[f"{model}_mean_batch"] = round(value("shopbot_batch_size_sum", model=model) / count, 2)
-            waits = value("shopbot_batch_queue_seconds_count", model=model)
-            if waits:
-                out[f"{model}_mean_wait_ms"] = round(value("shopbot_batch_queue_seconds_sum", model=model) / waits
-                                                     * 1000, 2)
+        waits = value("shopbot_batch_queue_seconds_count", model=model)
+        if waits:
+            out[f"{model}_mean_wait_ms"] = round(value("shopbot_batch_queue_seconds_sum", model=model) / waits * 1000,
+                                                 2)
     steps = value("shopbot_decode_step_seconds_count")
     if steps:
         out["decode_steps"] = int(steps)
         out["decode_step_mean_ms"] = round(value("shopbot_decode_step_seconds_sum") / steps * 1000, 1)
         out["generated_tokens"] = int(value("shopbot_generated_tokens_total"))
-        out["mean_decode_batch"] = round(out["generated_tokens"] / steps, 2)
     cached, computed = value("shopbot_prefill_tokens_total", source="cached"), value("shopbot_prefill_tokens_total",
                                                                                      source="computed")
     if cached + computed:
@@ -246,9 +251,11 @@ async def bench_phase(name: str, command: list[str], env: dict[str, str], data_d
             cold_start = time.perf_counter() - started
             idle_mb = rss_mb(server.pid)
             alone = await run_alone(base, alone_turns, seed) if alone_turns else None
+            before = await metric_samples(base)
             load = await run_load(base, sessions, turns, think_s, seed)
+            figures = model_figures(before, await metric_samples(base))  # the load's own, without the lone session
             return {**load, "rss_mb": round(rss_mb(server.pid, "VmHWM")), "rss_idle_mb": round(idle_mb),
-                    "cold_start_s": round(cold_start, 1), "alone": alone, "models": await model_figures(base)}
+                    "cold_start_s": round(cold_start, 1), "alone": alone, "models": figures}
         finally:
             server.terminate()
             try:

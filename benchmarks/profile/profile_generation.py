@@ -22,7 +22,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bot.inference.generation import use_gqa_attention  # noqa: E402
+from bot.inference.attention import use_gqa_attention  # noqa: E402
 from bot.reporting import write_report  # noqa: E402
 from bot.responder.lm import load_language_model  # noqa: E402
 

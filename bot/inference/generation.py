@@ -1,10 +1,11 @@
 """Continuous batching of greedy decoding: the replies being written for concurrent conversations share one forward
 pass per token.
 
-One worker thread owns the model. Each step it admits waiting requests (their prompts are prefilled together,
-left-padded), merges their key/value caches into the running batch, runs one decode step for every reply in the
-batch, hands each reply its new token, and drops the replies that are finished (a stop token, their token limit,
-or cancelled by their caller). Replies join and leave between steps; nobody waits for the longest reply.
+One worker thread owns the model. Between decode steps it admits waiting requests (each prompt prefilled from the
+longest prefix already in the `PrefixCache`), merges their key/value caches into the running batch, runs one
+decode step for every reply in the batch, hands each reply its new token, and drops the replies that are finished
+(a stop token, their token limit, or cancelled by their caller). Replies join and leave between steps; nobody
+waits for the longest reply.
 
 The batch keeps one Hugging Face `DynamicCache` whose rows are left-padded to a common length; padding is masked
 out, and every row has its own position ids, so a reply decodes exactly as it would alone (up to float rounding).
@@ -22,13 +23,14 @@ import logging
 import queue
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Collection
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot import metrics
+from bot.inference.attention import use_gqa_attention
+from bot.inference.prefix_cache import PrefixCache
 
 log = logging.getLogger("shopbot.generation")
 TRIM_EVERY_S = 1.0
@@ -87,103 +89,6 @@ def supports_batching(model: Any) -> bool:
                                                        for layer in cache.layers)
     except Exception:  # noqa: BLE001 - any model that cannot even run this is not batched
         return False
-
-
-GQA_ATTENTION = "shopbot_gqa_sdpa"
-
-
-def _gqa_sdpa(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, dropout: float = 0.0,
-              scaling: float | None = None, is_causal: bool | None = None, **kwargs: Any) -> tuple[Any, None]:
-    """PyTorch's fused attention with grouped key/value heads read in place, mask or no mask.
-
-    Transformers' own "sdpa" copies the key/value cache once per query group whenever there is a padding mask,
-    which a batch of replies of different lengths always has: for SmolLM2 (9 query heads, 3 key/value heads) that
-    tripled the memory each decode step moved.
-    """
-    import torch
-
-    if attention_mask is not None and attention_mask.ndim == 4:
-        attention_mask = attention_mask[:, :, :, : key.shape[-2]]
-    if is_causal is None:
-        is_causal = query.shape[2] > 1 and attention_mask is None and getattr(module, "is_causal", True)
-    out = torch.nn.functional.scaled_dot_product_attention(
-        query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling, is_causal=is_causal,
-        enable_gqa=key.shape[1] != query.shape[1])
-    return out.transpose(1, 2).contiguous(), None
-
-
-def use_gqa_attention(model: Any) -> bool:
-    """Switch a grouped-query model (Llama, SmolLM2, Qwen ...) on the CPU from "sdpa" to `_gqa_sdpa`; False when it
-    has no grouped heads, uses another attention, or runs on a GPU (whose kernels are left as they are)."""
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-
-    config = model.config
-    grouped = getattr(config, "num_key_value_heads", None) not in (None, getattr(config, "num_attention_heads", None))
-    on_cpu = next(model.parameters()).device.type == "cpu"
-    if not grouped or not on_cpu or getattr(config, "_attn_implementation", None) != "sdpa":
-        return False
-    AttentionInterface.register(GQA_ATTENTION, _gqa_sdpa)
-    AttentionMaskInterface.register(GQA_ATTENTION, sdpa_mask)
-    model.set_attn_implementation(GQA_ATTENTION)
-    return True
-
-
-class PrefixCache:
-    """Key/value states of recent prompts, found again by any shared prefix of whole blocks of tokens.
-
-    Replies to the same store share the instructions at the top of every prompt, and questions about the same FAQ
-    entry share its facts too: their prefill starts where the shared part ends. Entries are evicted least
-    recently used first once they hold more than `max_tokens` tokens.
-    """
-
-    def __init__(self, max_tokens: int = 8192, block: int = 16):
-        self.max_tokens = max_tokens
-        self.block = block
-        self._entries: OrderedDict[int, tuple[list[tuple[Any, Any]], list[int]]] = OrderedDict()
-        self._by_prefix: dict[int, tuple[int, int]] = {}  # hash of a block-aligned prefix -> (entry, its length)
-        self._tokens = 0
-        self._next_id = 0
-
-    def _hashes(self, prompt: list[int]) -> list[tuple[int, int]]:
-        """(prefix length, hash) for every whole-block prefix shorter than the prompt, longest last."""
-        out, running = [], 0
-        for end in range(self.block, len(prompt), self.block):
-            running = hash((running, tuple(prompt[end - self.block:end])))
-            out.append((end, running))
-        return out
-
-    def lookup(self, prompt: list[int]) -> tuple[int, list[tuple[Any, Any]] | None]:
-        """The longest cached prefix of `prompt` (always leaving at least one token to run): its length and states."""
-        for length, key in reversed(self._hashes(prompt)):
-            found = self._by_prefix.get(key)
-            if found is not None and found[1] == length:
-                self._entries.move_to_end(found[0])
-                layers = self._entries[found[0]][0]
-                return length, [(k[:, :, :length], v[:, :, :length]) for k, v in layers]
-        return 0, None
-
-    def store(self, prompt: list[int], layers: list[tuple[Any, Any]]) -> None:
-        """Keep the states of `prompt`'s whole-block prefix (layers: per-layer keys and values of one row)."""
-        hashes = self._hashes(prompt)
-        if not hashes or self.max_tokens <= 0:
-            return
-        length = hashes[-1][0]
-        if self._by_prefix.get(hashes[-1][1], (None, -1))[1] == length:
-            return  # already cached
-        entry = self._next_id
-        self._next_id += 1
-        self._entries[entry] = ([(k[:, :, :length].clone(), v[:, :, :length].clone()) for k, v in layers],
-                                [key for _, key in hashes])
-        for end, key in hashes:
-            self._by_prefix[key] = (entry, end)
-        self._tokens += length
-        while self._tokens > self.max_tokens and len(self._entries) > 1:
-            old, (old_layers, keys) = self._entries.popitem(last=False)
-            self._tokens -= old_layers[0][0].shape[2]
-            for key in keys:
-                if self._by_prefix.get(key, (None,))[0] == old:
-                    del self._by_prefix[key]
 
 
 class GenerationScheduler:

@@ -13,7 +13,8 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 from bot import metrics
-from bot.inference.generation import GenerationScheduler, PrefixCache, supports_batching
+from bot.inference.generation import GenerationScheduler, supports_batching
+from bot.inference.prefix_cache import PrefixCache
 
 PROMPTS = [[5, 6, 7, 8, 9, 10, 11], [20, 21, 22], list(range(30, 60)), [100], [7] * 12, [250, 3, 250, 3]]
 

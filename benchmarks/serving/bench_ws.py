@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,36 +29,10 @@ import socketio
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bot.benchmark import free_port, rss_mb, wait_ready  # noqa: E402
 from bot.reporting import percentile, write_report  # noqa: E402
 
 QUESTIONS = ROOT / "benchmarks" / "retrieval" / "demo_paraphrases.csv"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def rss_mb(pid: int, key: str = "VmRSS") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-async def wait_ready(base: str, deadline_s: float = 300) -> float:
-    started = time.perf_counter()
-    async with aiohttp.ClientSession() as http:
-        while time.perf_counter() - started < deadline_s:
-            try:
-                async with http.get(base + "/ready") as response:
-                    if response.status == 200:
-                        return time.perf_counter() - started
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the server never became ready")
 
 
 async def ws_session(base: str, questions: list[str], think: float, results: dict) -> None:

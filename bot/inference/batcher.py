@@ -14,67 +14,46 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
 from bot import metrics
+from bot.inference.worker import STOP, QueueWorker
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 log = logging.getLogger("shopbot.batching")
-_STOP = object()
 
 
-class MicroBatcher(Generic[Item, Result]):
+class MicroBatcher(QueueWorker, Generic[Item, Result]):
     """Gathers single requests into batches for `run_batch` (a list in, a list of the same length out)."""
 
     def __init__(self, name: str, run_batch: Callable[[list[Item]], Sequence[Result]], max_batch: int = 32,
                  max_wait_ms: float = 2.0):
         if max_batch < 1 or max_wait_ms < 0:
             raise ValueError("max_batch must be at least 1 and max_wait_ms not negative")
+        super().__init__(f"batcher-{name}")
         self.name = name
         self.run_batch = run_batch
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000
-        self._queue: queue.SimpleQueue[tuple[Item, Future, float] | object] = queue.SimpleQueue()
-        self._worker: threading.Thread | None = None
-        self._starting = threading.Lock()
-        self._closed = False
 
     def submit(self, item: Item) -> Future:
         """Queue one request; the future resolves to its result (or its own exception)."""
-        if self._closed:
-            raise RuntimeError(f"the {self.name} batcher is closed")
-        self._ensure_worker()
         future: Future = Future()
-        self._queue.put((item, future, time.perf_counter()))
+        self._put((item, future, time.perf_counter()))
         return future
 
     async def __call__(self, item: Item) -> Result:
         """Await one request's result without blocking the event loop; cancelling the await drops the request."""
         return await asyncio.wrap_future(self.submit(item))
 
-    def close(self) -> None:
-        """Finish the queued requests, then stop the worker thread."""
-        self._closed = True
-        if self._worker is not None:
-            self._queue.put(_STOP)
-            self._worker.join(timeout=30)
-
-    def _ensure_worker(self) -> None:
-        if self._worker is None:
-            with self._starting:
-                if self._worker is None:
-                    self._worker = threading.Thread(target=self._loop, name=f"batcher-{self.name}", daemon=True)
-                    self._worker.start()
-
     def _loop(self) -> None:
         while True:
             first = self._queue.get()
-            if first is _STOP:
+            if first is STOP:
                 return
             batch = [first]
             deadline = time.perf_counter() + self.max_wait_s
@@ -85,7 +64,7 @@ class MicroBatcher(Generic[Item, Result]):
                     entry = self._queue.get(timeout=waiting) if waiting else self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if entry is _STOP:
+                if entry is STOP:
                     stopping = True
                     break
                 batch.append(entry)

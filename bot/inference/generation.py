@@ -31,11 +31,11 @@ from typing import Any
 from bot import metrics
 from bot.inference.attention import use_gqa_attention
 from bot.inference.prefix_cache import PrefixCache
+from bot.inference.worker import STOP, QueueWorker
 
 log = logging.getLogger("shopbot.generation")
 TRIM_EVERY_S = 1.0
 TokenSink = Callable[[list[int], bool], None]  # (new token ids, finished); called on the scheduler's thread
-_STOP = object()
 
 
 @dataclass
@@ -91,21 +91,21 @@ def supports_batching(model: Any) -> bool:
         return False
 
 
-class GenerationScheduler:
+class GenerationScheduler(QueueWorker):
     """Greedy decoding for many replies at once with a causal LM (continuous batching with a KV cache)."""
 
     def __init__(self, model: Any, max_batch: int = 8, max_wait_ms: float = 2.0, prefill_tokens: int = 2048,
-                 pad_token_id: int = 0, prefix_cache_tokens: int = 2048):
+                 prefix_cache_tokens: int = 2048):
         """`max_batch` replies decode together; waiting prompts are prefilled (one by one, each from the longest
         prefix in the prefix cache) up to `prefill_tokens` tokens between two decode steps, so a burst of joiners
         cannot stall the running replies for long."""
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        super().__init__("generation")
         self.model = model
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000
         self.prefill_tokens = prefill_tokens
-        self.pad_token_id = pad_token_id
         self.prefixes = PrefixCache(prefix_cache_tokens)
         self._trim = _malloc_trim()
         self._trimmed_at = 0.0
@@ -115,10 +115,6 @@ class GenerationScheduler:
         self.vocab_size = int(config.vocab_size)
         self.context_size = int(getattr(config, "max_position_embeddings", None)
                                 or getattr(config, "n_positions", 1024))
-        self._queue: queue.SimpleQueue[_Reply | object] = queue.SimpleQueue()
-        self._worker: threading.Thread | None = None
-        self._starting = threading.Lock()
-        self._closed = False
         # The running batch, owned by the worker thread.
         self._rows: list[_Reply] = []
         self._cache: Any = None
@@ -126,18 +122,11 @@ class GenerationScheduler:
         self._positions: Any = None  # (rows, 1): each row's next position id
         self._last: Any = None       # (rows, 1): each row's latest token, the next step's input
 
-    @property
-    def active(self) -> int:
-        """Replies decoding now."""
-        return len(self._rows)
-
     def submit(self, prompt_ids: list[int], max_new_tokens: int, stop_ids: Collection[int], on_tokens: TokenSink,
                cancelled: threading.Event | None = None) -> Future:
         """Queue a reply. `on_tokens` gets each new token as it is written, then `([], True)` once the reply ends;
         setting `cancelled` ends it at the next step. The future resolves to the number of tokens written, or to
         this request's own error. A malformed request is refused here, before it can reach a batch."""
-        if self._closed:
-            raise RuntimeError("the generation scheduler is closed")
         prompt = [int(t) for t in prompt_ids]
         if not prompt:
             raise ValueError("empty prompt")
@@ -151,23 +140,8 @@ class GenerationScheduler:
         reply = _Reply(prompt, max_new_tokens, frozenset(int(t) for t in stop_ids), on_tokens,
                        cancelled or threading.Event(), Future())
         reply.future.set_running_or_notify_cancel()
-        self._ensure_worker()
-        self._queue.put(reply)
+        self._put(reply)
         return reply.future
-
-    def close(self) -> None:
-        """Stop after the running replies; replies still queued are cancelled."""
-        self._closed = True
-        if self._worker is not None:
-            self._queue.put(_STOP)
-            self._worker.join(timeout=60)
-
-    def _ensure_worker(self) -> None:
-        if self._worker is None:
-            with self._starting:
-                if self._worker is None:
-                    self._worker = threading.Thread(target=self._loop, name="generation", daemon=True)
-                    self._worker.start()
 
     # -- the worker thread ----------------------------------------------------------------------------------------
 
@@ -204,7 +178,7 @@ class GenerationScheduler:
                     entry = self._queue.get_nowait()
             except queue.Empty:
                 return False
-            if entry is _STOP:
+            if entry is STOP:
                 return True
             waiting.append(entry)  # type: ignore[arg-type]
 
@@ -250,14 +224,14 @@ class GenerationScheduler:
         mask = torch.ones((1, len(reply.prompt)), dtype=torch.long, device=device)
         self._merge(out.past_key_values, mask, positions[:, -1:] + 1, first)
         self._rows.append(reply)
-        self._emit([len(self._rows) - 1], first)
+        self._emit({len(self._rows) - 1: int(first)})
 
     def _last_logits_only(self) -> dict[str, int]:
         """Ask the model for the last position's logits only (no vocabulary projection of the whole prompt)."""
         return {"logits_to_keep": 1} if self._logits_to_keep else {}
 
     def _merge(self, cache: Any, mask: Any, positions: Any, last: Any) -> None:
-        """Join a prefilled group's cache to the running batch, left-padding the shorter side."""
+        """Join a prefilled prompt's cache to the running batch, left-padding the shorter side."""
         import torch
 
         if self._cache is None or not self._rows:
@@ -266,9 +240,10 @@ class GenerationScheduler:
         have, new = self._mask.shape[1], mask.shape[1]
         width = max(have, new)
         for old_layer, new_layer in zip(self._cache.layers, cache.layers):
-            old_layer.keys = torch.cat([_left_pad(old_layer.keys, width), _left_pad(new_layer.keys, width)])
-            old_layer.values = torch.cat([_left_pad(old_layer.values, width), _left_pad(new_layer.values, width)])
-        self._mask = torch.cat([_left_pad_mask(self._mask, width), _left_pad_mask(mask, width)])
+            old_layer.keys = torch.cat([_left_pad(old_layer.keys, width, 2), _left_pad(new_layer.keys, width, 2)])
+            old_layer.values = torch.cat([_left_pad(old_layer.values, width, 2),
+                                          _left_pad(new_layer.values, width, 2)])
+        self._mask = torch.cat([_left_pad(self._mask, width, 1), _left_pad(mask, width, 1)])
         self._positions = torch.cat([self._positions, positions])
         self._last = torch.cat([self._last, last])
 
@@ -294,12 +269,11 @@ class GenerationScheduler:
         self._last = out.logits[:, -1, :].argmax(-1, keepdim=True)
         metrics.DECODE_STEP_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.labels("generate").observe(len(self._rows))
-        self._emit(list(range(len(self._rows))), self._last)
+        self._emit(dict(enumerate(self._last[:, 0].tolist())))
 
-    def _emit(self, rows: list[int], tokens: Any) -> None:
-        """Give each row its new token; finish and drop rows that are done."""
-        values = tokens[-len(rows):, 0].tolist() if rows else []
-        done = {row for row, token in zip(rows, values) if self._give(self._rows[row], token)}
+    def _emit(self, tokens: dict[int, int]) -> None:
+        """Give rows their new tokens (row -> token); finish and drop rows that are done."""
+        done = {row for row, token in tokens.items() if self._give(self._rows[row], token)}
         if done:
             self._drop(done)
 
@@ -317,17 +291,20 @@ class GenerationScheduler:
         return reply.written >= reply.max_new_tokens
 
     def _drop(self, done: set[int]) -> None:
-        import torch
-
-        self._release_memory()
-
         for row in sorted(done):
             self._rows[row].finish()
         keep = [row for row in range(len(self._rows)) if row not in done]
         self._rows = [self._rows[row] for row in keep]
-        if not keep:
+        if keep:
+            self._keep_rows(keep)
+        else:
             self._cache = self._mask = self._positions = self._last = None
-            return
+        self._release_memory()  # after the finished rows' tensors are let go
+
+    def _keep_rows(self, keep: list[int]) -> None:
+        """Cut the batch down to `keep`, and the columns that are now padding for every row."""
+        import torch
+
         index = torch.tensor(keep, device=self._mask.device)
         self._cache.batch_select_indices(index)
         self._mask, self._positions, self._last = self._mask[index], self._positions[index], self._last[index]
@@ -337,7 +314,6 @@ class GenerationScheduler:
             for layer in self._cache.layers:
                 layer.keys, layer.values = layer.keys[:, :, start:], layer.values[:, :, start:]
             self._mask = self._mask[:, start:]
-
 
     def _release_memory(self) -> None:
         """Give freed memory back to the system at most every `TRIM_EVERY_S` as replies finish: every decode step
@@ -349,21 +325,11 @@ class GenerationScheduler:
             self._trim(0)
 
 
-def _left_pad(tensor: Any, width: int) -> Any:
-    """(batch, heads, length, dim) -> (batch, heads, width, dim), zeros on the left."""
+def _left_pad(tensor: Any, width: int, dim: int) -> Any:
+    """`tensor` widened to `width` along `dim` with zeros on the left (cache rows, mask rows)."""
     import torch
 
-    missing = width - tensor.shape[2]
+    missing = width - tensor.shape[dim]
     if missing <= 0:
         return tensor
-    pad = torch.zeros((*tensor.shape[:2], missing, tensor.shape[3]), dtype=tensor.dtype, device=tensor.device)
-    return torch.cat([pad, tensor], dim=2)
-
-
-def _left_pad_mask(mask: Any, width: int) -> Any:
-    import torch
-
-    missing = width - mask.shape[1]
-    if missing <= 0:
-        return mask
-    return torch.cat([torch.zeros((mask.shape[0], missing), dtype=mask.dtype, device=mask.device), mask], dim=1)
+    return torch.nn.functional.pad(tensor, [0, 0] * (tensor.dim() - 1 - dim) + [missing, 0])

@@ -112,8 +112,7 @@ class Responder:
         be batched (replies are then generated one by one, as before) or there is no LM."""
         if self.lm is None or not supports_batching(self.lm.model):
             return False
-        self.scheduler = GenerationScheduler(self.lm.model, max_batch, max_wait_ms,
-                                             pad_token_id=self.lm.tokenizer.pad_token_id or 0)
+        self.scheduler = GenerationScheduler(self.lm.model, max_batch, max_wait_ms)
         return True
 
     @property

@@ -112,7 +112,7 @@ def batch_models(bot: StoreBot, options: BatchingSettings) -> None:
     if not options.enabled:
         return
     if bot.parser is not None and bot.parser.batcher is None:
-        bot.parser.batch(options.nlu_max_batch, options.max_wait_ms)
+        bot.parser.batcher = MicroBatcher("nlu", bot.parser.parse_batch, options.nlu_max_batch, options.max_wait_ms)
     embedder = bot.knowledge.index.embedder
     if embedder.batcher is None:
         embedder.batcher = MicroBatcher("embed", embedder.encode_batch, options.embed_max_batch, options.max_wait_ms)

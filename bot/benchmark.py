@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,9 +46,15 @@ class Turn:
     """One shopper message and what it took to answer."""
 
     kind: str             # faq, product, order
+    text: str
     seconds: float
+    reply: str = ""
     first_chunk: float | None = None   # when the reply was an answer streamed by the responder (the LM's, in
-    streamed: bool = False             # generate mode), its first chunk
+                                       # generate mode): its first chunk
+
+    @property
+    def streamed(self) -> bool:
+        return self.first_chunk is not None
 
 
 @dataclass
@@ -134,7 +142,7 @@ async def drive_session(base: str, script: list[tuple[str, str]], result: LoadRe
                         break
                     if frame["type"] in ("message", "handoff"):
                         seconds = time.perf_counter() - sent
-                        result.turns.append(Turn(kind, seconds, first_chunk, first_chunk is not None))
+                        result.turns.append(Turn(kind, text, seconds, frame.get("text") or "", first_chunk))
                         break
     except Exception as exc:  # noqa: BLE001 - every failure is counted, none stops the run
         result.errors.append(type(exc).__name__)
@@ -160,15 +168,21 @@ def summarise(result: LoadResult, wall_s: float) -> dict[str, Any]:
             "first_chunks_ms": sorted(round(v * 1000) for v in chunks)}
 
 
+async def run_scripts(base: str, scripts: list[list[tuple[str, str]]],
+                      think_s: float = 0.0) -> tuple[LoadResult, float]:
+    """Every script in its own concurrent session; the turns and the wall-clock seconds it took."""
+    result = LoadResult()
+    started = time.perf_counter()
+    await asyncio.gather(*(drive_session(base, script, result, think_s) for script in scripts))
+    return result, time.perf_counter() - started
+
+
 async def run_load(base: str, sessions: int, turns: int, think_s: float, seed: int) -> dict[str, Any]:
     """N concurrent sessions of M turns each; the scripts depend only on `seed`, so every phase gets the same."""
     rng = random.Random(seed)
     questions, orders = demo_questions(), demo_orders()
-    scripts = [session_script(rng, turns, questions, orders) for _ in range(sessions)]
-    result = LoadResult()
-    started = time.perf_counter()
-    await asyncio.gather(*(drive_session(base, script, result, think_s) for script in scripts))
-    return summarise(result, time.perf_counter() - started)
+    return summarise(*await run_scripts(base, [session_script(rng, turns, questions, orders)
+                                               for _ in range(sessions)], think_s))
 
 
 async def run_alone(base: str, turns: int, seed: int) -> dict[str, Any]:
@@ -226,14 +240,24 @@ def model_figures(before: dict[tuple[str, tuple], float], after: dict[tuple[str,
     return out
 
 
-async def bench_phase(name: str, command: list[str], env: dict[str, str], data_dir: Path, sessions: int, turns: int,
-                      think_s: float, alone_turns: int, seed: int) -> dict[str, Any]:
-    """Start a server (`command` may hold `{config}` and `{port}`), measure it, stop it."""
+@dataclass
+class Served:
+    """A server process started by `served`: where it answers and how long it took to get ready."""
+
+    base: str
+    process: subprocess.Popen
+    cold_start_s: float
+
+
+@asynccontextmanager
+async def served(command: list[str], env: dict[str, str], folder: Path) -> AsyncIterator[Served]:
+    """Run a server process (`command` may hold `{config}` and `{port}`) with its data and log in `folder` and the
+    per-address, per-session and connection limits lifted (every bench session comes from 127.0.0.1); stop it
+    after."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    folder = data_dir / name
     folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "bench.yml"  # every session comes from 127.0.0.1: lift the per-address and per-session limits
+    config = folder / "bench.yml"
     config.write_text("server:\n  ip_messages_per_minute: 1000000\n  messages_per_minute: 100000\n"
                       "  max_connections: 100000\n", encoding="utf-8")
     env = {**os.environ, **env, "SHOPBOT_DATA_DIR": str(folder), "PYTHONUNBUFFERED": "1"}
@@ -247,15 +271,8 @@ async def bench_phase(name: str, command: list[str], env: dict[str, str], data_d
                 await wait_ready(base, server)
             except RuntimeError as exc:
                 tail = log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{name}: {exc}\n{tail}") from None
-            cold_start = time.perf_counter() - started
-            idle_mb = rss_mb(server.pid)
-            alone = await run_alone(base, alone_turns, seed) if alone_turns else None
-            before = await metric_samples(base)
-            load = await run_load(base, sessions, turns, think_s, seed)
-            figures = model_figures(before, await metric_samples(base))  # the load's own, without the lone session
-            return {**load, "rss_mb": round(rss_mb(server.pid, "VmHWM")), "rss_idle_mb": round(idle_mb),
-                    "cold_start_s": round(cold_start, 1), "alone": alone, "models": figures}
+                raise RuntimeError(f"{folder.name}: {exc}\n{tail}") from None
+            yield Served(base, server, time.perf_counter() - started)
         finally:
             server.terminate()
             try:
@@ -264,13 +281,29 @@ async def bench_phase(name: str, command: list[str], env: dict[str, str], data_d
                 server.kill()
 
 
+SERVE = [sys.executable, "-m", "bot.cli", "--config", "{config}", "serve", "--port", "{port}"]
+
+
+async def bench_phase(name: str, command: list[str], env: dict[str, str], data_dir: Path, sessions: int, turns: int,
+                      think_s: float, alone_turns: int, seed: int) -> dict[str, Any]:
+    """Start a server, measure it, stop it."""
+    async with served(command, env, data_dir / name) as server:
+        idle_mb = rss_mb(server.process.pid)
+        alone = await run_alone(server.base, alone_turns, seed) if alone_turns else None
+        before = await metric_samples(server.base)
+        load = await run_load(server.base, sessions, turns, think_s, seed)
+        figures = model_figures(before, await metric_samples(server.base))  # the load's own, not the lone session's
+        return {**load, "rss_mb": round(rss_mb(server.process.pid, "VmHWM")), "rss_idle_mb": round(idle_mb),
+                "cold_start_s": round(server.cold_start_s, 1), "alone": alone, "models": figures}
+
+
 def run_bench(sessions: int = 32, turns: int = 4, think_s: float = 0.0, alone_turns: int = 24, baseline: bool = True,
               responder: str = "generate", seed: int = 7, data_dir: Path | None = None,
               progress: Any = print) -> dict[str, Any]:
     """Both phases, and the comparison; `progress` gets a line as each phase starts and ends."""
     data_dir = Path(data_dir or tempfile.mkdtemp(prefix="shopbot-bench-"))
     env = {"SHOPBOT_RESPONDER_MODE": responder}
-    phases = [("shopbot", [sys.executable, "-m", "bot.cli", "--config", "{config}", "serve", "--port", "{port}"])]
+    phases = [("shopbot", SERVE)]
     if baseline:
         if not BASELINE.is_file():
             raise RuntimeError(f"the naive baseline is not here: {BASELINE} (run from a clone of the project)")

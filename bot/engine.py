@@ -309,7 +309,8 @@ class Engine:
             async for event in self._action(tracker, "action_recommend_products"):  # no NLU: the best hit decides
                 yield event
             return
-        stream = self.answerer.answer(text, tracker.history(before_latest=True), extra, hits)
+        history = tracker.history(self.answerer.history_messages, before_latest=True)
+        stream = self.answerer.answer(text, history, extra, hits)
         yield Outbound("typing")
         async for chunk in stream:
             yield Outbound("chunk", chunk)

@@ -61,7 +61,7 @@ class Embedder:
         self._onnx = None
         self._loading = threading.Lock()  # concurrent first queries (worker threads) load the model once
         # Set to gather concurrent queries into batches: anything with `submit(text) -> Future[vector]`, such as
-        # `bot.inference.batcher.MicroBatcher("embed", embedder.encode_batch)`.
+        # `bot.inference.batcher.MicroBatcher("embed", embedder.encode_batch)` (`bot.app.batch_models` does).
         self.batcher: Any = None
 
     @property

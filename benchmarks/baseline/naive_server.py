@@ -41,7 +41,7 @@ class PipelineParser(NluParser):
     def __init__(self, parser: NluParser):
         from transformers import pipeline
 
-        super().__init__(parser.model.cpu().float(), parser.tokenizer, parser.metadata, parser.extractor)
+        super().__init__(parser.model, parser.tokenizer, parser.metadata, parser.extractor)
         self.pipe = pipeline("feature-extraction", model=parser.model.encoder, tokenizer=parser.tokenizer,
                              device="cpu", framework="pt", return_tensors=True)
 
@@ -107,9 +107,6 @@ class PipelineResponder(Responder):
         self._executor = MODEL_THREAD
         self.pipe = pipeline("text-generation", model=self.lm.model, tokenizer=self.lm.tokenizer, device="cpu")
 
-    def batch(self, max_batch: int = 8, max_wait_ms: float = 2.0) -> bool:
-        return False  # the baseline never batches
-
     def _generate(self, prompt: str, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, stop: Any,
                   holder: Any) -> None:
         from transformers import StoppingCriteriaList
@@ -142,8 +139,7 @@ def main() -> None:
     settings = settings.model_copy(update={"batching": BatchingSettings(enabled=False), "device": "cpu",
                                            "embedding_backend": "torch"})
     store = open_store(settings)
-    store.index.embedder = PipelineEmbedder(store.index.embedder)
-    store.products.index.embedder = store.index.embedder
+    store.index.embedder = PipelineEmbedder(store.index.embedder)  # product search shares this index
     folder = latest_model(store.kb, settings.cache_dir)
     nlu = PipelineParser(load_store_parser(store.kb, folder, onnx=False)) if folder is not None else None
     responder = load_responder(settings, store.kb)

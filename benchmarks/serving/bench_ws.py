@@ -16,10 +16,8 @@ import json
 import os
 import platform
 import random
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -29,53 +27,10 @@ import socketio
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bot.benchmark import free_port, rss_mb, wait_ready  # noqa: E402
-from bot.reporting import percentile, write_report  # noqa: E402
+from bot.benchmark import SERVE, rss_mb, run_scripts, served, summarise  # noqa: E402
+from bot.reporting import write_report  # noqa: E402
 
 QUESTIONS = ROOT / "benchmarks" / "retrieval" / "demo_paraphrases.csv"
-
-
-async def ws_session(base: str, questions: list[str], think: float, results: dict) -> None:
-    url = base.replace("http", "ws") + "/ws"
-    async with aiohttp.ClientSession() as http:
-        try:
-            async with http.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=60)) as ws:
-                await ws.receive_json()
-                for number, question in enumerate(questions):
-                    if number and think:
-                        await asyncio.sleep(random.uniform(0.5 * think, 1.5 * think))
-                    sent = time.perf_counter()
-                    await ws.send_json({"type": "message", "text": question, "message_id": f"q{number}"})
-                    first = None
-                    while True:
-                        frame = await ws.receive_json(timeout=120)
-                        first = first or time.perf_counter()
-                        if frame["type"] == "error":
-                            results["errors"].append(frame.get("code"))
-                            break
-                        if frame["type"] in ("message", "handoff"):
-                            results["turns"].append(time.perf_counter() - sent)
-                            results["first"].append(first - sent)
-                            results["replies"].setdefault(question, frame.get("text", ""))
-                            break
-        except Exception as exc:  # noqa: BLE001 - every failure is counted, none stops the run
-            results["errors"].append(type(exc).__name__)
-
-
-async def ws_load(base: str, sessions: int, turns: int, think: float, questions: list[str]) -> dict:
-    rng = random.Random(7)
-    results: dict = {"turns": [], "first": [], "errors": [], "replies": {}}
-    started = time.perf_counter()
-    await asyncio.gather(*(ws_session(base, rng.sample(questions, turns), think, results) for _ in range(sessions)))
-    wall = time.perf_counter() - started
-    return {"sessions": sessions, "turns_per_session": turns, "think_s": think, "turns": len(results["turns"]),
-            "errors": len(results["errors"]), "error_kinds": sorted(set(results["errors"])),
-            "p50_ms": round(percentile(results["turns"], 0.5) * 1000, 1),
-            "p95_ms": round(percentile(results["turns"], 0.95) * 1000, 1),
-            "p99_ms": round(percentile(results["turns"], 0.99) * 1000, 1),
-            "first_event_p50_ms": round(percentile(results["first"], 0.5) * 1000, 1),
-            "throughput_turns_per_s": round(len(results["turns"]) / wall, 1), "wall_s": round(wall, 1),
-            "replies": results["replies"]}
 
 
 async def rest_replies(base: str, questions: list[str]) -> dict[str, str]:
@@ -110,41 +65,28 @@ async def socketio_replies(base: str, questions: list[str]) -> dict[str, str]:
 async def main_async(args: argparse.Namespace) -> dict:
     with QUESTIONS.open(encoding="utf-8") as handle:
         questions = [row["query"] for row in csv.DictReader(handle)]
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "SHOPBOT_DATA_DIR": args.data_dir, "SHOPBOT_RESPONDER_MODE": args.responder,
-           "PYTHONUNBUFFERED": "1"}
-    config = Path(args.data_dir) / "bench.yml"  # every session comes from 127.0.0.1: lift the per-address limit
-    config.write_text("server:\n  ip_messages_per_minute: 1000000\n", encoding="utf-8")
-    command = [sys.executable, "-m", "bot.cli", "--config", str(config), "serve", "--port", str(port)]
-    log = open(Path(args.data_dir) / "server.log", "wb")  # noqa: SIM115 - closed below
-    started = time.perf_counter()
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        await wait_ready(base)
-        cold_start = time.perf_counter() - started
-        idle_mb = rss_mb(server.pid)
-        load = await ws_load(base, args.sessions, args.turns, args.think, questions)
+    async with served(SERVE, {"SHOPBOT_RESPONDER_MODE": args.responder}, Path(args.data_dir)) as server:
+        idle_mb = rss_mb(server.process.pid)
+        rng = random.Random(7)
+        scripts = [[("faq", q) for q in rng.sample(questions, args.turns)] for _ in range(args.sessions)]
+        load = summarise(*await run_scripts(server.base, scripts, args.think))
         sample = questions[: args.compare]
-        ws_sample: dict[str, str] = {}
+        ws_sample = {}
         for question in sample:  # each question in a new conversation on every channel
-            results: dict = {"turns": [], "first": [], "errors": [], "replies": {}}
-            await ws_session(base, [question], 0, results)
-            ws_sample.update(results["replies"])
-        rest = await rest_replies(base, sample)
-        sio = await socketio_replies(base, sample)
+            result, _ = await run_scripts(server.base, [[("faq", question)]])
+            ws_sample.update({turn.text: turn.reply for turn in result.turns})
+        rest = await rest_replies(server.base, sample)
+        sio = await socketio_replies(server.base, sample)
         same_rest = sum(ws_sample.get(q) == rest.get(q) for q in sample)
         same_sio = sum(ws_sample.get(q) == sio.get(q) for q in sample)
         differing = [{"question": q, "ws": ws_sample.get(q), "rest": rest.get(q), "socketio": sio.get(q)}
                      for q in sample if not ws_sample.get(q) == rest.get(q) == sio.get(q)]
-        return {**{k: v for k, v in load.items() if k != "replies"}, "cold_start_to_ready_s": round(cold_start, 1),
-                "server_rss_idle_mb": round(idle_mb), "server_rss_peak_mb": round(rss_mb(server.pid, "VmHWM")),
-                "channels_compared": len(sample), "rest_same_reply": same_rest, "socketio_same_reply": same_sio, "differing": differing,
+        figures = {k: v for k, v in load.items() if k not in ("latencies_ms", "first_chunks_ms", "by_kind")}
+        return {"sessions": args.sessions, "turns_per_session": args.turns, "think_s": args.think, **figures,
+                "cold_start_to_ready_s": round(server.cold_start_s, 1), "server_rss_idle_mb": round(idle_mb),
+                "server_rss_peak_mb": round(rss_mb(server.process.pid, "VmHWM")), "channels_compared": len(sample),
+                "rest_same_reply": same_rest, "socketio_same_reply": same_sio, "differing": differing,
                 "responder": args.responder, "machine": f"{platform.machine()}, {os.cpu_count()} cpus"}
-    finally:
-        server.terminate()
-        server.wait(30)
-        log.close()
 
 
 def main() -> None:

@@ -100,6 +100,8 @@ class DialogueTracker:
         """The last `turns` (role, text) pairs of this session, for prompts; `before_latest` leaves out the
         shopper's latest message (the question a prompt asks separately)."""
         pairs: list[tuple[str, str]] = []
+        if turns <= 0:
+            return pairs
         events = self.events
         if before_latest:
             latest = next((i for i in range(len(events) - 1, -1, -1) if events[i]["event"] == "user"), None)

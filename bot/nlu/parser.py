@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from bot.inference.batcher import MicroBatcher
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.model import JointIntentSentiment, export_model_onnx, load_model, softmax
 from retrieval.onnx_encoder import onnx_session
@@ -38,11 +37,9 @@ class NluParser:
         self.threshold = float(metadata.get("oos_threshold", 0.0))
         self._session = onnx_session(onnx_path) if onnx_path is not None else None
         self._onnx_inputs = [i.name for i in self._session.get_inputs()] if self._session is not None else []
-        self.batcher: MicroBatcher[str, dict[str, Any]] | None = None  # set by `batch()`
-
-    def batch(self, max_batch: int = 32, max_wait_ms: float = 2.0) -> None:
-        """From now on `parse_async` runs concurrent messages together (one forward pass per batch)."""
-        self.batcher = MicroBatcher("nlu", self.parse_batch, max_batch, max_wait_ms)
+        # Set to parse concurrent messages in one forward pass: anything with `submit(text) -> Future[parse]`, such
+        # as `bot.inference.batcher.MicroBatcher("nlu", parser.parse_batch)` (`bot.app.batch_models` does).
+        self.batcher: Any = None
 
     @property
     def backend(self) -> str:
@@ -65,7 +62,7 @@ class NluParser:
         """`parse` off the event loop: in a batch with concurrent messages when batching is on."""
         if self.batcher is None:
             return await asyncio.to_thread(self.parse, text)
-        return await self.batcher(text)
+        return await asyncio.wrap_future(self.batcher.submit(text))
 
     def parse_batch(self, texts: list[str]) -> list[dict[str, Any]]:
         """Parse messages together (one forward pass). Never raises on odd text: empty, emoji, any script."""

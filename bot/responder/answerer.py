@@ -33,7 +33,8 @@ class Answerer:
                  min_similarity: float = 0.35, catalog: Callable[[str], Product | None] | None = None,
                  history_messages: int = 2):
         """`catalog` looks a product up by id, so product hits carry every attribute (waterproof, weight, ...);
-        the prompt carries the last `history_messages` messages of the chat (the last exchange, for follow-ups)."""
+        `history_messages` is how many earlier chat messages callers give `answer` (the last exchange, for
+        follow-ups)."""
         self.index = index
         self.catalog = catalog
         self.responder = responder
@@ -74,5 +75,4 @@ class Answerer:
         sources = extra + [s for s in self.sources_for(question, hits) if s.id not in {e.id for e in extra}]
         if not sources:
             return fixed_reply(NOT_SURE)
-        recent = (history or [])[-self.history_messages:] if self.history_messages > 0 else []
-        return self.responder.stream(ReplyRequest(question, sources, recent, self.store_name))
+        return self.responder.stream(ReplyRequest(question, sources, history or [], self.store_name))

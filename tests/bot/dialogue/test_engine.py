@@ -120,6 +120,7 @@ def test_the_prompt_history_is_the_chat_before_the_question_it_asks(make_engine)
     everything = tracker.history()
     assert [role for role, _ in everything] == ["user", "assistant", "user", "assistant"]
     assert tracker.history(before_latest=True) == everything[:2]  # the question is asked once, not twice
+    assert tracker.history(0) == [] and tracker.history(10) == everything
 
 
 def test_session_expiry_starts_a_new_session_and_carries_only_the_configured_slots(make_engine) -> None:

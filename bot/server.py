@@ -14,7 +14,7 @@ from aiohttp import web
 from bot import metrics
 from bot.app import StoreBot
 from bot.channels.agent import AgentConsole
-from bot.channels.guard import ChannelGuard
+from bot.channels.guard import ChannelGuard, error_response
 from bot.channels.rest import RestChannel
 from bot.channels.socketio import SocketIOChannel
 from bot.channels.telegram import TelegramChannel
@@ -40,8 +40,7 @@ async def no_stack_traces(request: web.Request, handler) -> web.StreamResponse:
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return web.json_response({"type": "error", "code": "internal", "detail": "something went wrong on our side"},
-                                 status=500)
+        return error_response("internal", "something went wrong on our side", 500)
 
 
 def cors(settings: Settings):

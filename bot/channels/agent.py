@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.channels.guard import error_response
 from bot.channels.websocket import history
 from bot.engine import Engine
 from bot.messages import Outbound
@@ -32,11 +33,11 @@ class AgentConsole:
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         if not self.token:
-            return _error("not_configured", "set server.agent_token (SHOPBOT_AGENT_TOKEN) to use the agent console",
-                          404)
+            return error_response("not_configured",
+                                  "set server.agent_token (SHOPBOT_AGENT_TOKEN) to use the agent console", 404)
         offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(offered.encode(), self.token.encode()):
-            return _error("unauthorized", "a valid agent token is required", 401)
+            return error_response("unauthorized", "a valid agent token is required", 401)
         return None
 
     async def conversations(self, request: web.Request) -> web.Response:
@@ -51,7 +52,7 @@ class AgentConsole:
             return refusal
         tracker = await self.engine.tracker(request.match_info["id"])
         if not tracker.events:
-            return _error("not_found", "no such conversation", 404)
+            return error_response("not_found", "no such conversation", 404)
         return web.json_response({"id": tracker.conversation_id, "paused": tracker.paused,
                                   "messages": history(tracker.events)})
 
@@ -61,14 +62,14 @@ class AgentConsole:
         try:
             body: Any = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error("invalid_json", "the body must be JSON {text}")
+            return error_response("invalid_json", "the body must be JSON {text}")
         text = body.get("text") if isinstance(body, dict) else None
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_REPLY_CHARS:
-            return _error("invalid_message", f"`text` must be 1 to {MAX_REPLY_CHARS} characters")
+            return error_response("invalid_message", f"`text` must be 1 to {MAX_REPLY_CHARS} characters")
         conversation = request.match_info["id"]
         tracker = await self.engine.tracker(conversation)
         if not tracker.paused:
-            return _error("not_handed_off", "this conversation is with the bot", 409)
+            return error_response("not_handed_off", "this conversation is with the bot", 409)
         event = await self.engine.agent_message(conversation, text.strip(), agent=str(body.get("agent") or "agent"))
         await self._deliver(conversation, event, tracker)
         return web.json_response({"ok": True})
@@ -79,7 +80,7 @@ class AgentConsole:
         conversation = request.match_info["id"]
         tracker = await self.engine.tracker(conversation)
         if not tracker.events:
-            return _error("not_found", "no such conversation", 404)
+            return error_response("not_found", "no such conversation", 404)
         event = await self.engine.resume(conversation)
         await self._deliver(conversation, event, tracker)
         return web.json_response({"ok": True})
@@ -91,6 +92,3 @@ class AgentConsole:
             metadata = next((e.get("metadata") or {} for e in reversed(tracker.events) if e["event"] == "user"), {})
             await deliver(sender, event, metadata)
 
-
-def _error(code: str, detail: str, status: int = 400) -> web.Response:
-    return web.json_response({"type": "error", "code": code, "detail": detail}, status=status)

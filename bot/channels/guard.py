@@ -21,6 +21,11 @@ class Refusal:
     status: int = 400
 
 
+def error_response(code: str, detail: str, status: int = 400) -> web.Response:
+    """The HTTP error every channel answers with: `{"type": "error", "code", "detail"}`."""
+    return web.json_response({"type": "error", "code": code, "detail": detail}, status=status)
+
+
 class RateLimiter:
     """At most `limit` events per `window_s` per key (a sliding window); idle keys are dropped."""
 

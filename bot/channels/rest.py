@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.guard import ChannelGuard, client_ip
+from bot.channels.guard import ChannelGuard, client_ip, error_response
 from bot.channels.rasa_format import rest_messages
 from bot.channels.turns import run_turn
 from bot.engine import Engine
@@ -25,17 +25,17 @@ class RestChannel:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         refusal = self.guard.check_request(request)
         if refusal is not None:
-            return error(refusal.code, refusal.detail, refusal.status)
+            return error_response(refusal.code, refusal.detail, refusal.status)
         try:
             body: Any = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return error("invalid_json", "the body must be a JSON object")
+            return error_response("invalid_json", "the body must be a JSON object")
         if not isinstance(body, dict) or not isinstance(body.get("sender"), (str, int)) or not str(body["sender"]):
-            return error("invalid_message", "`sender` (a string) and `message` are required")
+            return error_response("invalid_message", "`sender` (a string) and `message` are required")
         sender = str(body["sender"])[:128]
         refusal = self.guard.check_message(body.get("message"), f"{CHANNEL}:{sender}", client_ip(request))
         if refusal is not None:
-            return error(refusal.code, refusal.detail, refusal.status)
+            return error_response(refusal.code, refusal.detail, refusal.status)
         metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
         message_id = str(metadata.get("message_id") or "") or None
         inbound = Inbound(sender, body["message"], CHANNEL, metadata={"ip": client_ip(request)},
@@ -61,6 +61,3 @@ class RestChannel:
         await run_turn(self.engine, inbound, collect)
         return web.json_response(messages)
 
-
-def error(code: str, detail: str, status: int = 400) -> web.Response:
-    return web.json_response({"type": "error", "code": code, "detail": detail}, status=status)

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.guard import ChannelGuard
+from bot.channels.guard import ChannelGuard, error_response
 from bot.channels.platform_client import PlatformClient
 from bot.channels.turns import BackgroundTurns, run_turn
 from bot.config import ServerSettings
@@ -41,16 +41,14 @@ class TelegramChannel:
 
     async def handle(self, request: web.Request) -> web.Response:
         if not self.settings.token:
-            return web.json_response({"type": "error", "code": "not_configured", "detail": "Telegram is off"},
-                                     status=404)
+            return error_response("not_configured", "Telegram is off", 404)
         offered = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if self.settings.secret_token and not hmac.compare_digest(offered.encode(), self.settings.secret_token.encode()):
-            return web.json_response({"type": "error", "code": "unauthorized", "detail": "bad secret token"},
-                                     status=401)
+            return error_response("unauthorized", "bad secret token", 401)
         try:
             update: Any = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return web.json_response({"type": "error", "code": "invalid_json", "detail": "not JSON"}, status=400)
+            return error_response("invalid_json", "not JSON", 400)
         parsed = parse_update(update)
         if parsed is None:
             return web.json_response({"ok": True, "ignored": True})  # edits, joins, stickers: nothing to answer

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot import metrics
-from bot.channels.guard import ChannelGuard, Refusal, client_ip
+from bot.channels.guard import ChannelGuard, Refusal, client_ip, error_response
 from bot.channels.turns import run_turn
 from bot.engine import Engine
 from bot.messages import Inbound, Outbound
@@ -49,8 +49,7 @@ class WebsocketChannel:
         if refusal is None and self.open >= self.guard.settings.max_connections:
             refusal = Refusal("too_many_connections", "the server is full; try again shortly", 503)
         if refusal is not None:
-            return web.json_response({"type": "error", "code": refusal.code, "detail": refusal.detail},
-                                     status=refusal.status)
+            return error_response(refusal.code, refusal.detail, refusal.status)
         ws = web.WebSocketResponse(heartbeat=self.guard.settings.heartbeat_s,
                                    max_msg_size=max(65536, self.guard.settings.max_message_chars * 8))
         await ws.prepare(request)

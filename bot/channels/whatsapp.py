@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.guard import ChannelGuard
+from bot.channels.guard import ChannelGuard, error_response
 from bot.channels.platform_client import PlatformClient
 from bot.channels.turns import BackgroundTurns, run_turn
 from bot.config import ServerSettings
@@ -43,22 +43,19 @@ class WhatsAppChannel:
         if (request.query.get("hub.mode") == "subscribe" and self.settings.verify_token
                 and hmac.compare_digest(token.encode(), self.settings.verify_token.encode())):
             return web.Response(text=request.query.get("hub.challenge", ""))
-        return web.json_response({"type": "error", "code": "forbidden", "detail": "verification failed"},
-                                 status=403)
+        return error_response("forbidden", "verification failed", 403)
 
     async def handle(self, request: web.Request) -> web.Response:
         if not self.settings.app_secret:
-            return web.json_response({"type": "error", "code": "not_configured", "detail": "WhatsApp is off"},
-                                     status=404)
+            return error_response("not_configured", "WhatsApp is off", 404)
         body = await request.read()
         offered = request.headers.get("X-Hub-Signature-256", "")
         if not hmac.compare_digest(offered.encode(), signature(self.settings.app_secret, body).encode()):
-            return web.json_response({"type": "error", "code": "unauthorized", "detail": "bad signature"},
-                                     status=401)
+            return error_response("unauthorized", "bad signature", 401)
         try:
             payload = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return web.json_response({"type": "error", "code": "invalid_json", "detail": "not JSON"}, status=400)
+            return error_response("invalid_json", "not JSON", 400)
         for phone_number_id, sender, text, message_id in incoming_messages(payload):
             refusal = self.guard.check_message(text, f"{CHANNEL}:{sender}", f"{CHANNEL}:{sender}")
             if refusal is not None:

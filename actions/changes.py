@@ -10,14 +10,27 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders import items_line
-from actions.services import get_backend
+from actions.services import get_backend, get_policy
 from actions.store_backend import ADDRESS_CHANGEABLE, CANCELLABLE
-from actions.verification import OrderAction
+from actions.verification import OrderAction, idempotency_key
 
 CONFIRM_BUTTONS = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
-SHIPPED = "It has already shipped, so it can't be changed; once it arrives you can return it within 30 days."
 ADDRESS_HELP = ("I need the full address on one line: street, city, state and ZIP code, country (for example: "
                 "12 Oak St, Portland, OR 97209, United States).")
+
+
+def shipped_note() -> str:
+    """Why a shipped order cannot change, and what to do instead (the store's own return window, when it gave one)."""
+    days = get_policy().return_window_days
+    if days is None:
+        return "It has already shipped, so it can't be changed; once it arrives, our team can help you with a return."
+    return f"It has already shipped, so it can't be changed; once it arrives you can return it within {days} days."
+
+
+def refund_note(total: float) -> str:
+    """Where a cancelled order's money goes, with the bank's timing when the store gave it."""
+    bank = get_policy().bank_timing
+    return f"The ${total:.2f} goes back to your original payment method" + (f" (allow {bank})." if bank else ".")
 
 
 def ask_confirmation(dispatcher: CollectingDispatcher, action: str, question: str) -> list[EventType]:
@@ -46,25 +59,26 @@ class ActionCancelOrder(OrderAction):
 
     def act(self, order: dict[str, Any], dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         number = order["id"]
+        confirmed = confirmation(tracker, self.name())
+        if confirmed:  # the shopper said yes: the back-end decides (a retried call repeats its key: done once)
+            outcome = get_backend().cancel_order(number, idempotency_key=idempotency_key(tracker, self.name(), number))
+            if outcome.ok:
+                dispatcher.utter_message(text=f"Order {number} is cancelled. {refund_note(order['total'])}")
+            elif outcome.reason == "status_cancelled":
+                dispatcher.utter_message(text=f"Order {number} is already cancelled.")
+            else:
+                dispatcher.utter_message(text=f"Order {number} can't be cancelled any more. {shipped_note()}")
+            return confirmation_done()
         if order["status"] == "cancelled":
             dispatcher.utter_message(text=f"Order {number} is already cancelled.")
             return confirmation_done()
         if order["status"] not in CANCELLABLE:
-            dispatcher.utter_message(text=f"Order {number} can't be cancelled. {SHIPPED}")
+            dispatcher.utter_message(text=f"Order {number} can't be cancelled. {shipped_note()}")
             return confirmation_done()
-        confirmed = confirmation(tracker, self.name())
         if confirmed is None:
             return ask_confirmation(dispatcher, self.name(), f"Cancel order {number} ({items_line(order)}, "
                                                              f"${order['total']:.2f})? This can't be undone.")
-        if not confirmed:
-            dispatcher.utter_message(text=f"OK, order {number} stays as it is.")
-            return confirmation_done()
-        outcome = get_backend().cancel_order(number)
-        if outcome.ok:
-            dispatcher.utter_message(text=f"Order {number} is cancelled. The ${order['total']:.2f} goes back to your "
-                                          "original payment method; the bank can take 5-10 business days to show it.")
-        else:
-            dispatcher.utter_message(text=f"Order {number} can't be cancelled any more. {SHIPPED}")
+        dispatcher.utter_message(text=f"OK, order {number} stays as it is.")
         return confirmation_done()
 
 
@@ -92,23 +106,27 @@ class ActionChangeAddress(OrderAction):
 
     def act(self, order: dict[str, Any], dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         number = order["id"]
-        if order["status"] not in ADDRESS_CHANGEABLE:
-            dispatcher.utter_message(text=f"The address of order {number} can't be changed. {SHIPPED}")
-            return confirmation_done() + [SlotSet("new_address", None)]
+        done = confirmation_done() + [SlotSet("new_address", None)]
         address = parse_address(tracker.get_slot("new_address") or "")
+        confirmed = confirmation(tracker, self.name())
+        if confirmed and address is not None:  # a retried call repeats its key: the change is made once
+            key = idempotency_key(tracker, self.name(), number)
+            outcome = get_backend().change_address(number, address, idempotency_key=key)
+            if outcome.ok:
+                dispatcher.utter_message(text=f"Done: order {number} will ship to {', '.join(address.values())}.")
+            elif outcome.reason == "address_incomplete":
+                dispatcher.utter_message(text=ADDRESS_HELP)
+            else:
+                dispatcher.utter_message(text=f"The address of order {number} can't be changed. {shipped_note()}")
+            return done
+        if order["status"] not in ADDRESS_CHANGEABLE:
+            dispatcher.utter_message(text=f"The address of order {number} can't be changed. {shipped_note()}")
+            return done
         if address is None:
             dispatcher.utter_message(text=ADDRESS_HELP)
-            return confirmation_done() + [SlotSet("new_address", None)]
+            return done
         one_line = ", ".join(address.values())
-        confirmed = confirmation(tracker, self.name())
         if confirmed is None:
             return ask_confirmation(dispatcher, self.name(), f"Ship order {number} to {one_line}?")
-        if not confirmed:
-            dispatcher.utter_message(text=f"OK, order {number} keeps its current address.")
-            return confirmation_done() + [SlotSet("new_address", None)]
-        outcome = get_backend().change_address(number, address)
-        if outcome.ok:
-            dispatcher.utter_message(text=f"Done: order {number} will ship to {one_line}.")
-        else:
-            dispatcher.utter_message(text=f"The address of order {number} can't be changed. {SHIPPED}")
-        return confirmation_done() + [SlotSet("new_address", None)]
+        dispatcher.utter_message(text=f"OK, order {number} keeps its current address.")
+        return done

@@ -1,7 +1,8 @@
 """Slot validation for the order forms (`FormValidationAction`s, as on any rasa-sdk server).
 
 `order_id` must look like an order number; `email` like an email. Once both are set the pair is checked with the
-store back-end, so a wrong pair is caught while the form is still asking, and both are asked again.
+store back-end, so a wrong pair is caught while the form is still asking, and both are asked again. A store without
+an order system, or a conversation (address, order, email) out of checks, stops the form before it asks anything.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from rasa_sdk.forms import FormValidationAction
 
 from actions.changes import ADDRESS_HELP, parse_address
 from actions.services import get_backend
-from actions.verification import (MAX_FAILED_CHECKS, check_identity, locked_out, normalise_email, normalise_order_id,
-                                  say_locked_out)
+from actions.verification import (MAX_FAILED_CHECKS, check_identity, is_locked, normalise_email, normalise_order_id,
+                                  say_locked_out, say_no_orders)
 
 
 class OrderSlotValidation(FormValidationAction):
@@ -26,7 +27,11 @@ class OrderSlotValidation(FormValidationAction):
         return "validate_order_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
-        if locked_out(tracker):
+        if get_backend() is None:
+            say_no_orders(dispatcher)
+            return [ActiveLoop(None)]
+        if is_locked(tracker, normalise_order_id(tracker.get_slot("order_id")),
+                     normalise_email(tracker.get_slot("email"))):
             say_locked_out(dispatcher)
             return [ActiveLoop(None)]
         events = await super().run(dispatcher, tracker, domain)
@@ -60,10 +65,12 @@ class OrderSlotValidation(FormValidationAction):
         if not order_id or not email:
             return {slot: value}
         verified = {"order_id": order_id, "email": email, "verified_order": order_id}
-        if slot == "order_id" and tracker.get_slot("verified_order"):
-            # a new order number with the email already proven in this chat: no strike when it is not theirs, just
-            # ask for that order's email
-            return verified if get_backend().verify(order_id, email) else \
+        backend = get_backend()
+        proven = normalise_order_id(tracker.get_slot("verified_order"))
+        if slot == "order_id" and backend is not None and proven and proven != order_id and backend.verify(proven, email):
+            # a new order number with the email proven in this chat (it is the email on the verified order): no
+            # strike when it is not theirs, just ask for that order's email
+            return verified if backend.verify(order_id, email) else \
                 {"order_id": order_id, "email": None, "verified_order": None}
         ok, events = check_identity(tracker, dispatcher, order_id, email)
         return verified if ok else {e["name"]: e["value"] for e in events}

@@ -11,7 +11,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.services import get_backend
+from actions.services import get_backend, get_policy
 from actions.verification import OrderAction
 
 
@@ -60,17 +60,23 @@ class ActionRefundStatus(OrderAction):
             text = f"The refund for order {number}, ${refund['amount']:.2f}, was issued on " \
                    f"{str(refund.get('refunded_at'))[:10]} to your original payment method."
         elif refund.get("status") == "processing":
-            text = f"The refund for order {number}, ${refund['amount']:.2f}, is being processed. Refunds are " \
-                   "issued within 3 business days after the return reaches our warehouse."
+            text = f"The refund for order {number}, ${refund['amount']:.2f}, is being processed." + \
+                refund_timing(" Refunds are issued within {}.")
         elif opened is not None:
-            text = f"Return {opened['return_id']} for order {number} is open. The refund is issued within 3 " \
-                   "business days after the return reaches our warehouse."
+            text = f"Return {opened['return_id']} for order {number} is open." + \
+                refund_timing(" The refund is issued within {}.")
         elif order["status"] == "cancelled":
             text = f"Order {number} was cancelled before it shipped, so nothing more was charged."
         else:
             text = f"There is no refund on order {number}; it is {order['status']}."
         dispatcher.utter_message(text=text, json_message={"order": summary(order)})
         return []
+
+
+def refund_timing(sentence: str) -> str:
+    """`sentence` with the store's refund timing in its `{}`; "" when the store did not say."""
+    timing = get_policy().refund_timing
+    return sentence.format(timing) if timing else ""
 
 
 def describe_status(order: dict[str, Any]) -> str:
@@ -95,7 +101,7 @@ def summary(order: dict[str, Any]) -> dict[str, Any]:
     """The fields a channel may show for an order (never the payment details or the address)."""
     keys = ("id", "status", "placed_at", "carrier", "tracking_number", "estimated_delivery", "delivered_at", "total",
             "currency")
-    return {k: order.get(k) for k in keys} | {"items": [{"title": i["title"], "quantity": i["quantity"]}
+    return {k: order.get(k) for k in keys} | {"items": [{"title": i["title"], "quantity": i.get("quantity", 1)}
                                                         for i in order.get("items", [])]}
 
 

@@ -63,8 +63,11 @@ class ActionProductDetails(Action):
                 return []
             dispatcher.utter_message(text="Which product do you mean? Tell me its name and I'll look it up.")
             return []
-        stock = "in stock" if product.in_stock else "out of stock at the moment"
-        facts = [f"The {product.title} costs ${product.price:.2f} and is {stock}."]
+        if product.in_stock or product.out_of_stock:
+            stock = "in stock" if product.in_stock else "out of stock at the moment"
+            facts = [f"The {product.title} costs ${product.price:.2f} and is {stock}."]
+        else:  # the catalog gives no stock for it: unknown, not "in stock"
+            facts = [f"The {product.title} costs ${product.price:.2f}. I don't have stock information for it."]
         if product.rating is not None:
             facts.append(f"It is rated {product.rating:g}/5.")
         if product.colors:

@@ -14,7 +14,9 @@ from bot.engine import Engine, EngineOptions
 from bot.inference.batcher import MicroBatcher
 from bot.knowledge import StoreKnowledge
 from bot.nlu.parser import NluParser
+from bot.privacy.redaction import transcript_redactor
 from bot.responder.answerer import Answerer
+from bot.responder.grounding import lowercase_words, store_fact_lines
 from bot.responder.lm import DEFAULT_LM, load_language_model
 from bot.responder.responder import Responder
 from bot.responder.training import latest_adapter
@@ -36,10 +38,13 @@ def load_responder(settings: Settings, kb: KnowledgeBase) -> Responder:
     mode = options.mode
     if mode == "auto":
         mode = "generate" if adapter is not None or device != "cpu" or options.model != DEFAULT_LM else "extractive"
+    # The guard's support besides each reply's sources: the store's facts; its texts' words are no invented names.
+    facts = store_fact_lines(kb.facts)
+    vocabulary = lowercase_words([p.text for p in kb.passages()] + facts)
     if mode == "extractive":
-        return Responder(None, names)
+        return Responder(None, names, facts=facts, vocabulary=vocabulary)
     lm = load_language_model(options.model, device, settings.cache_dir, adapter=adapter)
-    return Responder(lm, names, options.max_new_tokens, options.prompt_tokens)
+    return Responder(lm, names, options.max_new_tokens, options.prompt_tokens, facts=facts, vocabulary=vocabulary)
 
 
 def domain_path(settings: Settings) -> Path:
@@ -59,7 +64,10 @@ def load_store_domain(settings: Settings, nlu_intents: list[str] | None = None) 
 
 
 def conversation_store(settings: Settings) -> ConversationStore:
-    return ConversationStore(settings.dialogue.database or settings.data_dir / "conversations.db")
+    """The configured store; without Redis it locks its database for this process (a second process refuses)."""
+    return ConversationStore(settings.dialogue.database or settings.data_dir / "conversations.db",
+                             transcript_redactor(settings.privacy.redact_transcripts),
+                             exclusive=not settings.dialogue.redis_url)
 
 
 def action_runner(settings: Settings) -> ActionRunner:
@@ -86,7 +94,7 @@ class StoreBot:
 def build_bot(settings: Settings, knowledge: StoreKnowledge, responder: Responder, parser: NluParser | None,
               store: ConversationStore | None = None, executor: ActionRunner | None = None) -> StoreBot:
     """The engine for a loaded store. In-process actions share its recommender (no second index)."""
-    from actions.services import set_recommender
+    from actions.services import get_backend, install_store, ledger_defaults, orders_file, set_recommender
 
     intents = sorted(parser.intents) if parser is not None else None
     domain = load_store_domain(settings, intents)
@@ -94,6 +102,15 @@ def build_bot(settings: Settings, knowledge: StoreKnowledge, responder: Responde
     executor = executor or action_runner(settings)
     if isinstance(executor, InProcessExecutor):
         set_recommender(recommender)
+        ledger_defaults(settings.data_dir, settings.dialogue.redis_url)
+        if settings.kb_dir.resolve() != DEMO_KB.resolve():  # this store's orders and policy, never the demo's
+            install_store(settings.kb_dir)
+        has_orders = get_backend() is not None
+    else:
+        has_orders = orders_file(settings.kb_dir) is not None
+    if not has_orders:  # no order system: responses that offer order look-ups use their `_no_orders` variant
+        for name in [n for n in domain.responses if f"{n}_no_orders" in domain.responses]:
+            domain.responses[name] = domain.responses[f"{name}_no_orders"]
     answerer = Answerer(knowledge.index, responder, knowledge.kb.name, settings.responder.k_sources,
                         settings.answer_min_similarity, catalog=knowledge.kb.product,
                         history_messages=settings.responder.history_messages)

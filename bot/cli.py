@@ -17,6 +17,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bot.config import ConfigError, Settings, load_settings  # noqa: E402
+from bot.dialogue.errors import StateUnavailable, StoreRefused  # noqa: E402
 from bot.reporting import write_report  # noqa: E402
 from retrieval.loaders import DataError  # noqa: E402
 
@@ -50,6 +51,7 @@ def _open(settings: Settings):
     return store
 
 
+SHUTDOWN_GRACE_S = 3.0  # after the drain: how long aiohttp waits for a handler before and after cancelling it
 kb_option = click.option("--kb", type=click.Path(path_type=Path, file_okay=False), default=None,
                          help="Knowledge-base folder (default: the demo store).")
 
@@ -91,7 +93,12 @@ def _load_bot(settings: Settings, need_nlu: bool, conversations: Any = None) -> 
 
     store = _open(settings)
     folder = latest_model(store.kb, settings.cache_dir)
-    parser = load_store_parser(store.kb, folder) if folder is not None else None
+    from bot.nlu.model import ModelIntegrityError
+
+    try:
+        parser = load_store_parser(store.kb, folder) if folder is not None else None
+    except ModelIntegrityError as exc:  # damaged weights: says to run `shopbot train --force`
+        raise UserError(str(exc)) from None
     if parser is None:
         if need_nlu:
             raise UserError("No NLU model for this store yet: run `shopbot train` first.")
@@ -112,6 +119,8 @@ def _load_bot(settings: Settings, need_nlu: bool, conversations: Any = None) -> 
         return build_bot(settings, store, responder, parser, store=conversations)
     except DataError as exc:
         raise UserError(str(exc)) from None
+    except (StoreRefused, StateUnavailable) as exc:  # database in use without Redis, damaged, or unreachable
+        raise UserError(str(exc)) from None
 
 
 @main.command()
@@ -121,23 +130,29 @@ def _load_bot(settings: Settings, need_nlu: bool, conversations: Any = None) -> 
 @click.pass_context
 def serve(ctx: click.Context, kb: Path | None, host: str | None, port: int | None) -> None:
     """Serve the bot: /ws, Rasa REST, /health, /ready, /metrics."""
-    from aiohttp import web
-
     from bot import logs
     from bot.app import warm_up
-    from bot.server import create_app
+    from bot.server import check_settings, create_app, run
 
     settings = _settings(ctx, kb)
     options = settings.server.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
     settings = settings.model_copy(update={"server": options})
+    try:
+        check_settings(settings)  # a messenger token without its secret: refuse before loading the models
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
     started = time.perf_counter()
     bot = _load_bot(settings, need_nlu=False)
     warm_up(bot)
     logs.configure()
     click.echo(f"Ready in {time.perf_counter() - started:.1f}s: http://{options.host}:{options.port}/ "
                f"(websocket /ws, REST /webhooks/rest/webhook)", err=True)
-    web.run_app(create_app(bot, settings), host=options.host, port=options.port, print=None,
-                shutdown_timeout=30)
+    # SIGTERM: stop listening, give the turns in flight `server.shutdown_timeout_s` to finish and be delivered,
+    # close the sockets, exit; aiohttp then only has to cancel what is left, within a short grace.
+    if not run(create_app(bot, settings), options.host, options.port, SHUTDOWN_GRACE_S):
+        click.echo("Stopped with turns still running; exiting now.", err=True)
+        logging.shutdown()
+        os._exit(1)  # a turn outlived the timeout (an LM reply in a worker thread): do not wait for it
 
 
 @main.group(name="train", invoke_without_command=True)
@@ -213,16 +228,24 @@ def train_responder_command(ctx: click.Context, kb: Path | None, steps: int | No
 @kb_option
 @click.pass_context
 def validate(ctx: click.Context, kb: Path | None) -> None:
-    """Check a knowledge base's files and report every problem (file, line, field)."""
+    """Check a knowledge base's files (and its orders.json) and report every problem (file, line, field)."""
+    from actions.order_records import read_orders
+    from actions.services import orders_file
     from retrieval.loaders import load_knowledge_base
 
     settings = _settings(ctx, kb)
+    issues = []
     try:
         store = load_knowledge_base(settings.kb_dir)
     except DataError as exc:
-        raise UserError(str(exc)) from None
+        issues += exc.issues
+    orders_path = orders_file(settings.kb_dir)
+    orders, order_issues = read_orders(orders_path) if orders_path is not None else ([], [])
+    if issues or order_issues:
+        raise UserError(str(DataError(issues + order_issues))) from None
     click.echo(f"{store.name}: OK - {len(store.products)} products in {len(store.categories)} categories, "
-               f"{len(store.faq)} FAQ entries, {len(store.policies)} policy sections")
+               f"{len(store.faq)} FAQ entries, {len(store.policies)} policy sections"
+               + (f", {len(orders)} orders" if orders_path is not None else ", no orders (no order look-ups)"))
 
 
 @main.command()
@@ -526,6 +549,11 @@ def eval_sentiment(ctx: click.Context, kb: Path | None, test_path: Path, train_p
     report.update({"test": str(test_path), "model": "fresh" if train is not None else str(folder)})
     click.echo(json.dumps(report))
     write_report(json_out, report)
+
+
+from bot.privacy.cli import privacy_group  # noqa: E402
+
+main.add_command(privacy_group)
 
 
 if __name__ == "__main__":

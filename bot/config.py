@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from retrieval.documents import FaqEntry
 from retrieval.embeddings import Embedder
@@ -127,10 +127,58 @@ class ServerSettings(BaseModel):
     ip_messages_per_minute: int = 120
     max_connections: int = 1000
     idle_timeout_s: float = 900           # a websocket with no message for this long is closed
+    max_connections_per_ip: int = Field(20, ge=0)   # open /ws + socket.io sockets per client address; 0: no cap
+    first_message_timeout_s: float = Field(60, gt=0)  # a socket that sends nothing for this long after connecting
+    session_key: str = Field("", repr=False)  # HMAC key of chat session ids; empty: data_dir/session.key (0600)
     heartbeat_s: float = 25
+    shutdown_timeout_s: float = Field(30, gt=0)   # SIGTERM: how long turns in flight get to finish and be delivered
     public_url: str = ""                  # how the outside reaches this server (absolute image links for messengers)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
+
+    @field_validator("session_key")
+    @classmethod
+    def _long_session_key(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError("session_key must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+
+DataKind = Literal["transcript"]  # optional data a store may ask consent for; storefront behaviour events come next
+DATA_KINDS: tuple[str, ...] = get_args(DataKind)
+ConsentMode = Literal["none", "notice", "opt_in"]
+
+
+class PrivacySettings(BaseModel):
+    """What shoppers are asked before optional data is kept, how long conversations are kept, what is redacted.
+
+    `consent` maps each kind of optional data to `none` (kept without asking), `notice` (kept unless the shopper
+    withdraws) or `opt_in` (kept only after the shopper grants it); one word applies to every kind. Today the only
+    kind is `transcript`: a conversation's events beyond its session (without consent, deleted once the session
+    has expired).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    consent: dict[DataKind, ConsentMode] = Field(default_factory=lambda: {"transcript": "none"})
+    retention_days: float = Field(0, ge=0)     # 0: kept until erased (a store sets its own legal retention)
+    purge_every_minutes: float = Field(60, gt=0)   # how often `shopbot serve` applies retention and consent
+    redact_transcripts: bool = False           # also emails and phone numbers in stored text (cards: always)
+
+    @field_validator("consent", mode="before")
+    @classmethod
+    def _one_mode_for_all(cls, value: Any) -> Any:
+        return {kind: value for kind in DATA_KINDS} if isinstance(value, str) else value
+
+    def mode(self, kind: str) -> str:
+        """The consent mode for a kind of data (`none` for a kind the store did not name)."""
+        return self.consent.get(kind, "none")  # type: ignore[call-overload]
+
+
+class LoggingSettings(BaseModel):
+    """Where logs go besides stderr: an optional file of JSON lines (which `shopbot privacy erase` rewrites)."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: Path | None = None
 
 
 class Settings(BaseModel):
@@ -149,6 +197,8 @@ class Settings(BaseModel):
     batching: BatchingSettings = Field(default_factory=BatchingSettings)
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
     data_dir: Path = Field(default_factory=lambda: PROJECT_ROOT / ".shopbot_data")  # conversations (not a cache)
     store_url: str = ""  # product links on cards: {store_url}/products/{id} when a product has no url
 
@@ -201,7 +251,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         if os.environ.get(var):
             data["dialogue"] = {**(data.get("dialogue") or {}), key: os.environ[var]}
     for var, key in (("SHOPBOT_HOST", "host"), ("SHOPBOT_PORT", "port"), ("SHOPBOT_AUTH_TOKEN", "auth_token"),
-                     ("SHOPBOT_AGENT_TOKEN", "agent_token")):
+                     ("SHOPBOT_AGENT_TOKEN", "agent_token"), ("SHOPBOT_SESSION_KEY", "session_key")):
         if os.environ.get(var):
             data["server"] = {**(data.get("server") or {}), key: os.environ[var]}
     for var, section, key in (("SHOPBOT_TELEGRAM_TOKEN", "telegram", "token"),
@@ -212,6 +262,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         if os.environ.get(var):
             server = data.setdefault("server", {})
             server[section] = {**(server.get(section) or {}), key: os.environ[var]}
+    if os.environ.get("SHOPBOT_LOG_FILE"):
+        data["logging"] = {**(data.get("logging") or {}), "file": os.environ["SHOPBOT_LOG_FILE"]}
     if os.environ.get("SHOPBOT_FINETUNE"):
         data["finetune"] = {**(data.get("finetune") or {}), "enabled": os.environ["SHOPBOT_FINETUNE"]}
     data.update({k: v for k, v in overrides.items() if v is not None})

@@ -11,13 +11,17 @@ message What's your order number? It's the 5-digit number in your confirmation e
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import random
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +30,8 @@ from rasa_sdk.events import (ActionExecuted, ActiveLoop, BotUttered, Conversatio
 
 from bot import metrics
 from bot.dialogue.domain import Domain
-from bot.dialogue.executor import ActionRunner, ActionUnavailable
+from bot.dialogue.errors import StateUnavailable
+from bot.dialogue.executor import ActionOutcomeUnknown, ActionRunner, ActionUnavailable
 from bot.dialogue.locks import ConversationLocks, LocalLocks
 from bot.dialogue.policy import Decision, Policy
 from bot.dialogue.store import ConversationStore
@@ -42,6 +47,21 @@ from retrieval.recommend import Recommender
 log = logging.getLogger("shopbot.engine")
 PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$", re.DOTALL)
 MAX_ACTIONS_PER_TURN = 10
+STREAMED = ("typing", "chunk")   # sent as they come; replies (`message`, `handoff`) wait for the turn's commit
+TRY_AGAIN = "Sorry, I can't reach our systems right now. Please send that again in a moment."
+RESTARTING = "The assistant is restarting. Please send that again in a moment."
+INTERNAL = "Sorry, something went wrong on our side. Please try again."
+OUTCOME_UNKNOWN = {"text": "Our order system didn't answer in time, so I can't tell yet whether that went through. "
+                           "It's safe to ask again: it won't be done twice. Or talk to a person.",
+                   "buttons": [{"title": "Talk to a person", "payload": "/human_handoff"}]}
+_LOG_KEY = secrets.token_bytes(16)  # per process: log lines of one conversation can be followed, never traced back
+
+
+def conversation_tag(conversation_id: str) -> str:
+    """How logs name a conversation: its channel and a short keyed hash, never the id (a shopper's key)."""
+    channel = conversation_id.split(":", 1)[0] if ":" in conversation_id else ""
+    digest = hmac.new(_LOG_KEY, conversation_id.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:12]
+    return f"{channel.encode('ascii', 'replace').decode()[:16]}#{digest}"
 
 
 @dataclass
@@ -74,18 +94,61 @@ class Engine:
         self._entities = parser.extractor if parser is not None else (
             EntityExtractor.from_catalog(recommender.search.kb.products) if recommender is not None else None)
         self.listeners: list[Callable[[str, Outbound], Any]] = []   # agent consoles: shopper messages while paused
+        self.draining = False            # shutting down: new turns are refused (`unavailable`), those running end
+        self._in_flight = 0
+        self._idle: list[asyncio.Future[None]] = []
 
     # -- public API -----------------------------------------------------------------------------------------------
 
     async def handle(self, inbound: Inbound) -> AsyncIterator[Outbound]:
-        """Stream the outbound events for one shopper message; the turn is saved even if the stream is dropped."""
-        async with self._conversation(inbound.conversation_id, inbound.channel, inbound.sender_id) as tracker:
+        """Stream the outbound events for one shopper message. `typing` and `chunk` go out as they come; the replies
+        (`message`, `handoff`) only once the turn's events are committed, so a shopper never sees a reply the store
+        could lose. The store or lock service unreachable: one `unavailable` error, the turn not run; the commit
+        failing: that error instead of the replies. A stream dropped mid-turn still saves what the turn did."""
+        tag = conversation_tag(inbound.conversation_id)
+        if self.draining:
+            yield Outbound("error", RESTARTING, code="unavailable")
+            return
+        self._in_flight += 1
+        try:
+            held: list[Outbound] = []
+            failure: Outbound | None = None
+            closed = False
             try:
-                async for event in self._turn(tracker, inbound):
-                    yield event
-            except Exception:  # a bug must not reach the shopper as a stack trace, nor lose the turn
-                log.exception("turn failed in %s", inbound.conversation_id)
-                yield Outbound("error", "Sorry, something went wrong on our side. Please try again.", code="internal")
+                async with self._conversation(inbound.conversation_id, inbound.channel, inbound.sender_id) as tracker:
+                    try:
+                        async with aclosing(self._turn(tracker, inbound)) as events:
+                            async for event in events:
+                                if event.type not in STREAMED:
+                                    held.append(event)
+                                    continue
+                                try:
+                                    yield event
+                                except GeneratorExit:
+                                    closed = True
+                                    raise
+                    except StateUnavailable as exc:
+                        log.warning("turn in %s stopped: %s", tag, exc)
+                        failure = Outbound("error", TRY_AGAIN, code="unavailable")
+                    except Exception:  # a bug must not reach the shopper as a stack trace, nor lose the turn
+                        log.exception("turn failed in %s", tag)
+                        failure = Outbound("error", INTERNAL, code="internal")
+            except StateUnavailable as exc:  # the lock, the load or the commit
+                log.warning("turn in %s not run or not saved: %s", tag, exc)
+                if not closed:
+                    yield Outbound("error", TRY_AGAIN, code="unavailable")
+                return
+            except Exception:
+                log.exception("turn in %s not saved", tag)
+                if not closed:
+                    yield Outbound("error", INTERNAL, code="internal")
+                return
+            for event in held:
+                yield event
+            if failure is not None:
+                yield failure
+        finally:
+            self._turn_ended()
 
     async def agent_message(self, conversation_id: str, text: str, agent: str = "agent") -> Outbound:
         """A person's reply in a handed-off conversation (recorded like a bot message, marked with the agent)."""
@@ -102,7 +165,7 @@ class Engine:
     async def tracker(self, conversation_id: str) -> DialogueTracker:
         """The conversation as stored, after any turn in flight has been saved (read-only use)."""
         async with self.locks.hold(conversation_id):
-            return DialogueTracker(conversation_id, self.domain, await self.store.load(conversation_id))
+            return DialogueTracker(conversation_id, self.domain, await self.store.load_all(conversation_id))
 
     @asynccontextmanager
     async def _conversation(self, conversation_id: str, channel: str = "",
@@ -116,6 +179,34 @@ class Engine:
                 await self.store.append(conversation_id, tracker.new_events, channel, sender_id,
                                         handed_off=tracker.paused)
 
+    @property
+    def turns_in_flight(self) -> int:
+        return self._in_flight
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Refuse new turns from now on and wait up to `timeout_s` for the turns in flight to finish (saved and
+        their replies handed to the channel); True when none is left."""
+        self.draining = True
+        if not self._in_flight:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._idle.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout_s)
+        except TimeoutError:
+            return False
+        finally:
+            if waiter in self._idle:
+                self._idle.remove(waiter)
+        return True
+
+    def _turn_ended(self) -> None:
+        self._in_flight -= 1
+        if not self._in_flight:
+            for waiter in self._idle:
+                if not waiter.done():
+                    waiter.set_result(None)
+
     async def close(self) -> None:
         await self.executor.close()
         await self.locks.close()
@@ -124,24 +215,29 @@ class Engine:
 
     async def _turn(self, tracker: DialogueTracker, inbound: Inbound) -> AsyncIterator[Outbound]:
         if inbound.message_id and tracker.has_message(inbound.message_id):
-            return  # a platform's retry of a message already answered: no second reply
+            return  # a platform's retry of a message already answered: no second reply (a cut turn is run again)
         now = inbound.timestamp if inbound.timestamp is not None else time.time()
         text = " ".join(inbound.text.split())
         if not tracker.events or tracker.session_expired(now):
             tracker.update(ActionExecuted(SESSION_START, timestamp=now))
             tracker.update(SessionStarted(timestamp=now))
             tracker.update(ActionExecuted(ACTION_LISTEN, timestamp=now))
-        if text.lower() == "/restart":
-            tracker.update(Restarted(timestamp=now))
-            yield self._utter(tracker, "utter_restarted")
-            return
-        parse = await self._parse(text)
+        restart = text.lower() == "/restart"
+        parse = {"text": text, "intent": {"name": None, "confidence": 1.0}, "entities": [], "source": "command"} \
+            if restart else await self._parse(text)
+        # the message id is recorded with every message, `/restart` included, so a platform's retry is recognised
         tracker.update({**UserUttered(text, parse_data=parse, input_channel=inbound.channel, timestamp=now),
                         "metadata": {"message_id": inbound.message_id, **inbound.metadata}})
+        if restart:
+            tracker.update(Restarted(timestamp=now))
+            yield self._utter(tracker, "utter_restarted")
+            tracker.update(ActionExecuted(ACTION_LISTEN))
+            return
         if tracker.paused:  # a person has this chat: the bot stays quiet, the agent console hears the shopper
             for listener in self.listeners:
                 listener(tracker.conversation_id, Outbound("message", text, data={"from": "shopper"}))
             yield Outbound("handoff", self.domain.response("utter_with_agent")["text"], data={"status": "with_agent"})
+            tracker.update(ActionExecuted(ACTION_LISTEN))  # the turn's end: the message counts as answered
             return
         metrics.INTENTS.labels((parse.get("intent") or {}).get("name") or "none").inc()
         named = self._named_product(text, parse)
@@ -151,7 +247,7 @@ class Engine:
         follow_up = self.recommender is not None and self.recommender.follow_up_filters(text, product_state) is not None
         decision = self.policy.decide(tracker, parse, text, follow_up, bool(tracker.slots.get("product")),
                                       product_named=named is not None)
-        log.debug("%s: %s -> %s", tracker.conversation_id, parse.get("intent"), decision)
+        log.debug("%s: %s -> %s", conversation_tag(tracker.conversation_id), parse.get("intent"), decision)
         fell_back = False
         async for event in self._run(tracker, decision, text, named):
             if event.data.get("fallback"):
@@ -291,8 +387,18 @@ class Engine:
                 yield event
 
     async def _actions_down(self, tracker: DialogueTracker, name: str, exc: Exception) -> AsyncIterator[Outbound]:
-        log.warning("action %s unavailable: %s", name, exc)
+        """The action did not run (`utter_actions_down`), or, for one with side effects whose request may have
+        reached the action server, it is not known whether it did (`utter_outcome_unknown`): never "it failed" for
+        something that may still happen. The confirmation slots are kept, so "yes" again retries the same action
+        (the back-end's idempotency key makes the retry safe)."""
         self._deactivate(tracker)
+        if isinstance(exc, ActionOutcomeUnknown):
+            log.warning("action %s outcome unknown: %s", name, exc)
+            message = self.domain.response("utter_outcome_unknown", rng=self.rng) \
+                if "utter_outcome_unknown" in self.domain.responses else OUTCOME_UNKNOWN
+            yield self._say(tracker, "utter_outcome_unknown", message)
+            return
+        log.warning("action %s unavailable: %s", name, exc)
         yield self._utter(tracker, "utter_actions_down")
 
     async def _answer(self, tracker: DialogueTracker, text: str, named: Product | None) -> AsyncIterator[Outbound]:

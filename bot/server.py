@@ -8,25 +8,46 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from bot import metrics
 from bot.app import StoreBot
 from bot.channels.agent import AgentConsole
+from bot.channels.connections import ConnectionSlots
+from bot.channels.fanout import Fanout, socketio_manager, stop_socketio_manager
 from bot.channels.guard import ChannelGuard, error_response
 from bot.channels.rest import RestChannel
+from bot.channels.sessions import SessionIds
 from bot.channels.socketio import SocketIOChannel
 from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram import check_settings as check_telegram
 from bot.channels.whatsapp import WhatsAppChannel
+from bot.channels.whatsapp import check_settings as check_whatsapp
 from bot.channels.websocket import WebsocketChannel
 from bot.config import Settings
+from bot.privacy import logfile
+from bot.privacy.retention import retention_job
 from bot.web import pages
 
 log = logging.getLogger("shopbot.server")
 BOT = web.AppKey("bot", StoreBot)
 WEBSOCKETS = web.AppKey("websockets", WebsocketChannel)
 MESSENGERS = web.AppKey("messengers", list)
+SOCKETIO = web.AppKey("socketio", SocketIOChannel)
+
+
+@dataclass
+class Shutdown:
+    """How long a stopping server waits for its turns, and whether they all finished (None: not stopped yet)."""
+
+    timeout_s: float
+    drained: bool | None = None
+
+
+SHUTDOWN = web.AppKey("shutdown", Shutdown)
 
 
 @web.middleware
@@ -34,6 +55,9 @@ async def no_stack_traces(request: web.Request, handler) -> web.StreamResponse:
     """Any unhandled error becomes a JSON `error` with a code; the trace goes to the log only."""
     try:
         return await handler(request)
+    except web.HTTPRequestEntityTooLarge:  # aiohttp's own is plain text
+        return error_response("too_large", f"the body is over the {request.client_max_size} bytes this server "
+                                           "accepts", 413)
     except web.HTTPException:
         raise
     except asyncio.CancelledError:
@@ -64,17 +88,28 @@ def cors(settings: Settings):
     return middleware
 
 
+def check_settings(settings: Settings) -> None:
+    """Refuse (ConfigError) settings that would accept forged messages: a messenger token without its secret."""
+    check_telegram(settings.server.telegram)
+    check_whatsapp(settings.server.whatsapp)
+
+
 def create_app(bot: StoreBot, settings: Settings) -> web.Application:
     """All routes over one engine; `/ready` answers once the app has started (models are loaded before)."""
     app = web.Application(middlewares=[no_stack_traces, cors(settings)],
                           client_max_size=max(1024 * 64, settings.server.max_message_chars * 8))
-    guard = ChannelGuard(settings.server)
-    websockets = WebsocketChannel(bot.engine, guard)
+    check_settings(settings)
+    guard = ChannelGuard(settings.server, settings.dialogue.redis_url)  # rate limits in Redis when it is set
+    app.on_cleanup.append(lambda _: guard.close())
+    sessions = SessionIds.load(settings.server.session_key, settings.data_dir)   # /ws and socket.io session ids
+    slots = ConnectionSlots(settings.server.max_connections, settings.server.max_connections_per_ip)  # both channels
+    websockets = WebsocketChannel(bot.engine, guard, sessions, slots)
     rest = RestChannel(bot.engine, guard)
     app[BOT] = bot
     app[WEBSOCKETS] = websockets
     app.router.add_get("/ws", websockets.handle)
-    socket_io = SocketIOChannel(bot.engine, guard)
+    socket_io = SocketIOChannel(bot.engine, guard, client_manager=socketio_manager(settings.dialogue.redis_url),
+                                sessions=sessions, slots=slots)
     socket_io.attach(app)
     app.router.add_post("/webhooks/rest/webhook", rest.handle)
     telegram = TelegramChannel(bot.engine, guard, settings.server)
@@ -83,14 +118,21 @@ def create_app(bot: StoreBot, settings: Settings) -> web.Application:
     app.router.add_post("/webhooks/telegram", telegram.handle)
     app.router.add_get("/webhooks/whatsapp", whatsapp.verify)
     app.router.add_post("/webhooks/whatsapp", whatsapp.handle)
-    AgentConsole(bot.engine, settings.server.agent_token,
-                 {"web": websockets.deliver, "socketio": socket_io.deliver, "telegram": telegram.deliver,
-                  "whatsapp": whatsapp.deliver}).add_routes(app)
+    fanout = Fanout({"web": websockets.deliver, "socketio": socket_io.deliver, "telegram": telegram.deliver,
+                     "whatsapp": whatsapp.deliver}, settings.dialogue.redis_url)  # /ws across replicas via Redis
+    app.cleanup_ctx.append(fanout.running)
+    app.on_cleanup.append(lambda _: stop_socketio_manager(socket_io.sio.manager))
+    AgentConsole(bot.engine, settings.server.agent_token, fanout).add_routes(app)
     pages.add_routes(app, bot.knowledge.kb, settings.server.auth_token)
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", prometheus)
-    app.on_shutdown.append(_close_websockets)
+    if settings.logging.file is not None:
+        app.cleanup_ctx.append(logfile.attached(settings.logging.file))
+    app.cleanup_ctx.append(retention_job(bot.engine, settings.privacy, settings.logging.file))
+    app[SHUTDOWN] = Shutdown(settings.server.shutdown_timeout_s)
+    app[SOCKETIO] = socket_io
+    app.on_shutdown.append(_drain_then_close_sockets)
     app.on_cleanup.append(_close_engine)
     return app
 
@@ -100,18 +142,65 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
+    """Models loaded, and the database and Redis reachable (503 naming the part that is down)."""
+    from bot.dialogue.health import state_health
+
     bot = request.app[BOT]
-    return web.json_response({"status": "ready", "store": bot.knowledge.kb.name, "nlu": bot.parser is not None,
-                              "responder": bot.responder.mode})
+    state = await state_health(bot.engine.store, bot.engine.locks)
+    up = "down" not in state.values()
+    return web.json_response({"status": "ready" if up else "unavailable", "store": bot.knowledge.kb.name,
+                              "nlu": bot.parser is not None, "responder": bot.responder.mode, **state},
+                             status=200 if up else 503)
 
 
 async def prometheus(request: web.Request) -> web.Response:
     return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8")
 
 
-async def _close_websockets(app: web.Application) -> None:
-    for ws in list(app[WEBSOCKETS].sockets):
-        await ws.close(code=1001, message=b"server shutting down")
+def run(app: web.Application, host: str, port: int, grace_s: float = 3.0) -> bool:
+    """Serve until SIGTERM (or SIGINT), then stop gracefully: stop listening, refuse new messages on the open
+    sockets (`unavailable`, "send that again"), let the turns in flight finish, be saved and delivered (within
+    `server.shutdown_timeout_s`), close the sockets (1001 on /ws) and clean up; `grace_s` is what aiohttp then
+    gives a handler still running before and after cancelling it. False when turns outlived the timeout."""
+    return asyncio.run(_serve(app, host, port, grace_s))
+
+
+async def _serve(app: web.Application, host: str, port: int, grace_s: float) -> bool:
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=grace_s)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, stop.set)
+        await stop.wait()
+        log.info("stopping: %d turns in flight", app[BOT].engine.turns_in_flight)
+        await site.stop()   # no new connections; the open ones are still read, so a late message gets its refusal
+        await _drain(app)
+    finally:
+        await runner.cleanup()   # on_shutdown closes the sockets, then the handlers end and on_cleanup runs
+    return app[SHUTDOWN].drained is not False
+
+
+async def _drain(app: web.Application) -> None:
+    """Refuse new turns and wait for those in flight (once: `run` drains before aiohttp's shutdown starts)."""
+    shutdown, engine = app[SHUTDOWN], app[BOT].engine
+    if shutdown.drained is None:
+        shutdown.drained = await engine.drain(shutdown.timeout_s)
+        if not shutdown.drained:
+            log.warning("%d turns still running after %.0f s; stopping them", engine.turns_in_flight,
+                        shutdown.timeout_s)
+
+
+async def _drain_then_close_sockets(app: web.Application) -> None:
+    """aiohttp's shutdown (after it stopped listening): the turns in flight finish first, then the sockets close."""
+    await _drain(app)
+    sockets = list(app[WEBSOCKETS].sockets)
+    await asyncio.gather(*(ws.close(code=1001, message=b"server shutting down") for ws in sockets),
+                         return_exceptions=True)
+    await app[SOCKETIO].close()  # every socket.io client (without engine.io's wait on sockets already gone)
 
 
 async def _close_engine(app: web.Application) -> None:

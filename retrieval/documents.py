@@ -34,8 +34,18 @@ class Product:
 
     @property
     def in_stock(self) -> bool:
-        """Unknown stock counts as available; only an explicit 0 is out of stock."""
-        return self.stock is None or self.stock > 0
+        """Known to be in stock (a positive count); a catalog without stock says nothing, so unknown is not in stock."""
+        return self.stock is not None and self.stock > 0
+
+    @property
+    def out_of_stock(self) -> bool:
+        """Known to be out of stock (a count of 0)."""
+        return self.stock is not None and self.stock <= 0
+
+    @property
+    def availability(self) -> str:
+        """"in stock", "out of stock" or "stock unknown"."""
+        return "in stock" if self.in_stock else "out of stock" if self.out_of_stock else "stock unknown"
 
     @property
     def colors(self) -> tuple[str, ...]:

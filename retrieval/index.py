@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.atomic import atomic_folder
+from retrieval.checksums import folder_checksums, mismatches
 from retrieval.dense_index import DenseIndex
 from retrieval.documents import PASSAGE_KINDS, VIEW_ROLES, Passage, PassageKind, SearchHit, ViewRole
 from retrieval.embeddings import Embedder
@@ -25,6 +27,12 @@ from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.keyword_index import KeywordIndex, top_rows
 
 INDEX_FORMAT = 2
+MANIFEST = "manifest.json"
+log = logging.getLogger("shopbot.index")
+
+
+class IndexIntegrityError(ValueError):
+    """A cached index whose files do not match the checksums in its manifest (or that has none)."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,8 @@ class KnowledgeIndex:
         return cls(passages, np.asarray([owners, roles], dtype=np.int64), dense, keyword, embedder, config, manifest)
 
     def save(self, folder: Path) -> None:
-        """Write the index to `folder` atomically (a half-written index is never left behind)."""
+        """Write the index to `folder` atomically (a half-written index is never left behind); the manifest,
+        written last, holds the sha256 of every other file."""
         with atomic_folder(Path(folder)) as staging:
             with open(staging / "passages.jsonl", "w", encoding="utf-8") as out:
                 for passage in self.passages:
@@ -135,15 +144,24 @@ class KnowledgeIndex:
             self.dense.save(staging / "dense.faiss")
             (staging / "keyword").mkdir()
             self.keyword.save(staging / "keyword")
-            (staging / "manifest.json").write_text(json.dumps(self.manifest, indent=2))
+            self.manifest = {**self.manifest, "checksums": folder_checksums(staging, (MANIFEST,))}
+            (staging / MANIFEST).write_text(json.dumps(self.manifest, indent=2))
 
     @classmethod
     def load(cls, folder: Path, embedder: Embedder) -> KnowledgeIndex:
-        """Load an index saved by `save`; the embedder must be the model it was built with."""
+        """Load an index saved by `save`; the embedder must be the model it was built with. `IndexIntegrityError`
+        when a file does not match the manifest's checksums, or the manifest has none (an older cache)."""
         folder = Path(folder)
-        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest = json.loads((folder / MANIFEST).read_text())
         if manifest.get("model_id") != embedder.model_id:
             raise ValueError(f"index in {folder} was built with {manifest.get('model_id')}, not {embedder.model_id}")
+        checksums = manifest.get("checksums")
+        if not checksums:
+            raise IndexIntegrityError(f"index in {folder} has no checksums (built by an earlier version)")
+        damaged = mismatches(folder, checksums)
+        if damaged:
+            raise IndexIntegrityError(f"index in {folder} is damaged: {', '.join(damaged)} "
+                                      "do not match the manifest's checksums")
         with open(folder / "passages.jsonl", encoding="utf-8") as lines:
             passages = [Passage.from_dict(json.loads(line)) for line in lines]
         config = RetrievalConfig(**manifest["config"])
@@ -223,14 +241,15 @@ class KnowledgeIndex:
 
 def load_or_build(passages: list[Passage], embedder: Embedder, folder: Path, config: RetrievalConfig | None = None,
                   progress: bool = False) -> tuple[KnowledgeIndex, bool]:
-    """Load the index in `folder` when its fingerprint matches the data, else build and save it.
+    """Load the index in `folder` when its fingerprint matches the data and its files their checksums, else build
+    and save it (a damaged or unchecked cache is rebuilt with a warning: it is derived data).
 
     Returns (index, built) where `built` says whether it was (re)built.
     """
     config = config or RetrievalConfig()
     ordered = canonical_order(passages)
     wanted = fingerprint(ordered, embedder.model_id, config)
-    manifest_path = Path(folder) / "manifest.json"
+    manifest_path = Path(folder) / MANIFEST
     if manifest_path.is_file():
         try:
             manifest = json.loads(manifest_path.read_text())
@@ -238,8 +257,10 @@ def load_or_build(passages: list[Passage], embedder: Embedder, folder: Path, con
                 index = KnowledgeIndex.load(folder, embedder)
                 index.config = config
                 return index, False
-        except (OSError, ValueError, KeyError, RuntimeError):
-            pass  # unreadable or stale: rebuild below
+        except IndexIntegrityError as exc:
+            log.warning("%s: rebuilding it", exc)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            log.warning("index in %s cannot be read (%s): rebuilding it", folder, exc)
     index = KnowledgeIndex.build(ordered, embedder, config, progress=progress)
     index.save(folder)
     return index, True

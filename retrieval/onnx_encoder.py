@@ -1,19 +1,25 @@
 """Run a sentence-transformers model's transformer through ONNX Runtime (about 3x faster per query on a CPU).
 
-The transformer is exported once to ONNX and cached; pooling and normalisation still run through the
-model's own sentence-transformers modules, so the vectors equal the PyTorch ones (to about 1e-6).
+The transformer is exported once to ONNX and cached with its sha256 beside it (`model.onnx.sha256`); a cached export
+that does not match (or has no checksum) is exported again with a warning. Pooling and normalisation still run
+through the model's own sentence-transformers modules, so the vectors equal the PyTorch ones (to about 1e-6).
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import os
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from retrieval.checksums import sha256_file
+
+log = logging.getLogger("shopbot.onnx")
 
 
 def export_module_onnx(module: Any, sample: dict[str, Any], output_names: list[str], path: Path) -> Path:
@@ -64,12 +70,40 @@ def onnx_session(path: Path, threads: int | None = None) -> Any:
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def checksum_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def cached_export_ok(path: Path) -> bool:
+    """True when `path` exists and matches the checksum written beside it; a damaged or unchecked file (an export
+    from an earlier version) is removed, with a warning, so it is exported again."""
+    if not path.is_file():
+        return False
+    recorded = checksum_path(path)
+    expected = recorded.read_text().strip() if recorded.is_file() else None
+    if expected is not None and sha256_file(path) == expected:
+        return True
+    log.warning("cached ONNX export %s %s: exporting it again", path,
+                "has no checksum" if expected is None else "does not match its checksum (damaged)")
+    path.unlink()
+    return False
+
+
+def record_checksum(path: Path) -> Path:
+    """Write the sha256 of a finished export beside it (atomically)."""
+    staging = checksum_path(path).with_name(f"{checksum_path(path).name}.{os.getpid()}.partial")
+    staging.write_text(sha256_file(path) + "\n")
+    os.replace(staging, checksum_path(path))
+    return path
+
+
 def export_onnx(model: Any, folder: Path) -> Path:
-    """Export `model[0].auto_model` (a Hugging Face encoder) to `folder/model.onnx`, unless already there."""
+    """Export `model[0].auto_model` (a Hugging Face encoder) to `folder/model.onnx`, unless a verified export is
+    already there."""
     import torch
 
     path = folder / "model.onnx"
-    if path.is_file():
+    if cached_export_ok(path):
         return path
     encoder = model[0].auto_model
 
@@ -83,7 +117,7 @@ def export_onnx(model: Any, folder: Path) -> Path:
 
     features = model.preprocess(["a short example sentence"])
     sample = {n: features[n] for n in ("input_ids", "attention_mask", "token_type_ids") if n in features}
-    return export_module_onnx(_TokenEmbeddings(), sample, ["token_embeddings"], path)
+    return record_checksum(export_module_onnx(_TokenEmbeddings(), sample, ["token_embeddings"], path))
 
 
 class OnnxEncoder:

@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -44,6 +45,7 @@ class ProductResults:
     query: str
     mode: RecommendationMode = "search"
     anchor: Product | None = None
+    stock_unknown: bool = False    # "in stock" was asked, but the catalog does not say for these products
 
 
 class ProductSearch:
@@ -73,10 +75,10 @@ class ProductSearch:
         parsed, remaining = parse_product_query(text, self.vocabulary)
         active = (filters or ProductFilters()).merged(parsed)
         query = remaining or text
-        candidates = [i for i, p in enumerate(self._products) if active.matches(p)]
+        candidates, stock_unknown = self._candidates(active)
         hits = self._rank(query, candidates, k)
         return ProductResults([ProductHit(self._products[i], s, self._reason(self._products[i], active)) for i, s in hits],
-                              active, query)
+                              active, query, stock_unknown=stock_unknown)
 
     def recommend(self, text: str, k: int = 5, filters: ProductFilters | None = None) -> ProductResults:
         """Understands "similar to X" and "goes with X"; anything else is a filtered search."""
@@ -92,17 +94,17 @@ class ProductSearch:
     def similar(self, anchor: Product, k: int = 5, filters: ProductFilters | None = None) -> ProductResults:
         """Nearest products to `anchor` in the same category, the anchor itself excluded."""
         active = (filters or ProductFilters()).merged(ProductFilters(exclude_ids=(anchor.id,)))
-        candidates = [i for i, p in enumerate(self._products) if active.matches(p) and p.category == anchor.category]
+        candidates, stock_unknown = self._candidates(active, lambda p: p.category == anchor.category)
         hits = self._neighbours(anchor, candidates, k)
         return ProductResults([ProductHit(self._products[i], s, f"similar to {anchor.title}") for i, s in hits],
-                              active, anchor.title, "similar", anchor)
+                              active, anchor.title, "similar", anchor, stock_unknown)
 
     def goes_with(self, anchor: Product, k: int = 5, filters: ProductFilters | None = None) -> ProductResults:
         """Products from the categories that complement the anchor's, closest in use first, one per category in turn."""
         active = (filters or ProductFilters()).merged(ProductFilters(exclude_ids=(anchor.id,)))
         category = self.kb.categories.get(anchor.category)
         partners = set(category.goes_with) if category else set()
-        candidates = [i for i, p in enumerate(self._products) if active.matches(p) and p.category in partners]
+        candidates, stock_unknown = self._candidates(active, lambda p: p.category in partners)
         ranked = self._neighbours(anchor, candidates, len(candidates), tag_bonus=0.05)
         by_category: dict[str, list[tuple[int, float]]] = {}
         for i, score in ranked:
@@ -113,7 +115,7 @@ class ProductSearch:
                 if queue and len(interleaved) < k:
                     interleaved.append(queue.pop(0))
         return ProductResults([ProductHit(self._products[i], s, f"goes with {anchor.title}") for i, s in interleaved],
-                              active, anchor.title, "goes_with", anchor)
+                              active, anchor.title, "goes_with", anchor, stock_unknown)
 
     def resolve(self, name: str) -> Product | None:
         """The product a shopper names: an id, an exact title, or a close (typo-tolerant) title."""
@@ -126,6 +128,17 @@ class ProductSearch:
             return self._titles[name]
         match = process.extractOne(name, list(self._titles), scorer=fuzz.token_set_ratio, score_cutoff=85)
         return self._titles[match[0]] if match else None
+
+    def _candidates(self, active: ProductFilters, also: Callable[[Product], bool] = lambda p: True
+                    ) -> tuple[list[int], bool]:
+        """Rows matching the filters (and `also`); when "in stock" leaves none because the catalog gives no stock
+        for the others, those products instead, flagged (True) so nobody calls them in stock."""
+        candidates = [i for i, p in enumerate(self._products) if active.matches(p) and also(p)]
+        if candidates or not active.in_stock:
+            return candidates, False
+        relaxed = replace(active, in_stock=None)
+        unknown = [i for i, p in enumerate(self._products) if p.stock is None and relaxed.matches(p) and also(p)]
+        return unknown, bool(unknown)
 
     def _rank(self, query: str, candidates: list[int], k: int) -> list[tuple[int, float]]:
         if not candidates:
@@ -162,6 +175,6 @@ class ProductSearch:
             bits.append("comes in " + "/".join(c for c in product.colors if c in filters.colors))
         if product.rating:
             bits.append(f"rated {product.rating:.1f}/5")
-        if not product.in_stock:
+        if product.out_of_stock:
             bits.append("out of stock")
         return ", ".join(bits) or product.subcategory or product.category

@@ -108,6 +108,10 @@ class Recommender:
     @staticmethod
     def _lead(results: ProductResults, refined: bool) -> str:
         described = results.filters.describe()
+        unknown = ""
+        if results.stock_unknown:  # never "in stock" for products whose stock the catalog does not give
+            described = replace(results.filters, in_stock=None).describe()
+            unknown = " I don't have stock information for these."
         if not results.hits:
             return (f"I couldn't find products matching that ({described})." if described
                     else "I couldn't find products matching that.")
@@ -118,7 +122,7 @@ class Recommender:
         prices = [h.product.price for h in results.hits]
         span = f"${min(prices):.2f}" if len(set(prices)) == 1 else f"${min(prices):.2f} to ${max(prices):.2f}"
         head = "Here are some other options" if refined else "Here are some options"
-        return f"{head}" + (f" ({described})" if described else "") + f", from {span}."
+        return f"{head}" + (f" ({described})" if described else "") + f", from {span}." + unknown
 
 
 def _default_reason(product: Any) -> str:

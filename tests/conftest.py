@@ -43,9 +43,13 @@ def demo_kb() -> KnowledgeBase:
 
 
 @pytest.fixture(scope="session")
-def demo_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A cache folder shared by the tests that open the demo store (its index is built once)."""
-    return tmp_path_factory.mktemp("cache")
+def demo_cache_dir() -> Path:
+    """The cache shared by the tests that open the demo store: its index and trained NLU are kept by data
+    fingerprint in `.shopbot_cache/tests` (or `SHOPBOT_TEST_CACHE`), so they are built once per machine, not
+    once per run; a change to the demo data or the training code makes a new fingerprint."""
+    folder = Path(os.environ.get("SHOPBOT_TEST_CACHE") or Path(__file__).resolve().parents[1] / ".shopbot_cache" / "tests")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -102,7 +102,8 @@ class PipelineResponder(Responder):
     def __init__(self, responder: Responder):
         from transformers import pipeline
 
-        super().__init__(responder.lm, responder.names, responder.max_new_tokens)
+        super().__init__(responder.lm, responder.names, responder.max_new_tokens, facts=responder.facts,
+                         vocabulary=responder.vocabulary)
         self.prompts = responder.prompts
         self._executor = MODEL_THREAD
         self.pipe = pipeline("text-generation", model=self.lm.model, tokenizer=self.lm.tokenizer, device="cpu")

@@ -1,29 +1,33 @@
 """The agent console's API (`/agent/api/...`, bearer token): handed-off chats, their transcripts, replies that reach
-the shopper on their own channel, and giving a chat back to the bot."""
+the shopper on their own channel (through `Fanout`, so from any replica), and giving a chat back to the bot.
+
+The console page polls the transcripts from the conversation store (shared by every replica), so shopper messages
+while a chat is paused need no push to the agent."""
 
 from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from bot.channels.fanout import Deliver, Fanout
 from bot.channels.guard import error_response
 from bot.channels.websocket import history
 from bot.engine import Engine
 from bot.messages import Outbound
 
-Deliver = Callable[[str, Outbound, dict[str, Any]], Awaitable[None]]
 MAX_REPLY_CHARS = 4000
 
 
 class AgentConsole:
-    def __init__(self, engine: Engine, token: str, deliverers: dict[str, Deliver]):
+    """`deliverers` is a `Fanout`, or (one process) a mapping of channel name to its `deliver`."""
+
+    def __init__(self, engine: Engine, token: str, deliverers: Fanout | dict[str, Deliver]):
         self.engine = engine
         self.token = token
-        self.deliverers = deliverers
+        self.fanout = deliverers if isinstance(deliverers, Fanout) else Fanout(deliverers)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/agent/api/conversations", self.conversations)
@@ -71,8 +75,8 @@ class AgentConsole:
         if not tracker.paused:
             return error_response("not_handed_off", "this conversation is with the bot", 409)
         event = await self.engine.agent_message(conversation, text.strip(), agent=str(body.get("agent") or "agent"))
-        await self._deliver(conversation, event, tracker)
-        return web.json_response({"ok": True})
+        pushed = await self._deliver(conversation, event, tracker)
+        return web.json_response({"ok": True, "pushed": pushed})
 
     async def resume(self, request: web.Request) -> web.Response:
         if (refusal := self._refusal(request)) is not None:
@@ -82,13 +86,11 @@ class AgentConsole:
         if not tracker.events:
             return error_response("not_found", "no such conversation", 404)
         event = await self.engine.resume(conversation)
-        await self._deliver(conversation, event, tracker)
-        return web.json_response({"ok": True})
+        pushed = await self._deliver(conversation, event, tracker)
+        return web.json_response({"ok": True, "pushed": pushed})
 
-    async def _deliver(self, conversation: str, event: Outbound, tracker: Any) -> None:
-        channel, _, sender = conversation.partition(":")
-        deliver = self.deliverers.get(channel)
-        if deliver is not None:
-            metadata = next((e.get("metadata") or {} for e in reversed(tracker.events) if e["event"] == "user"), {})
-            await deliver(sender, event, metadata)
+    async def _deliver(self, conversation: str, event: Outbound, tracker: Any) -> bool:
+        """Push the event to the shopper (saved already: `pushed: false` means they see it when they reconnect)."""
+        metadata = next((e.get("metadata") or {} for e in reversed(tracker.events) if e["event"] == "user"), {})
+        return await self.fanout.deliver(conversation, event, metadata)
 

@@ -1,17 +1,20 @@
-"""What every network channel checks before a message reaches the engine: the token, the origin, the size and
+"""What every network channel checks before a message reaches the engine: the token, the origin, the text and
 the rate. Errors carry a stable `code` and a plain `detail`, never a stack trace."""
 
 from __future__ import annotations
 
 import hmac
-import time
-from collections import deque
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.channels.rates import RateLimits
 from bot.config import ServerSettings
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -26,39 +29,56 @@ def error_response(code: str, detail: str, status: int = 400) -> web.Response:
     return web.json_response({"type": "error", "code": code, "detail": detail}, status=status)
 
 
-class RateLimiter:
-    """At most `limit` events per `window_s` per key (a sliding window); idle keys are dropped."""
+def valid_unicode(text: str) -> bool:
+    """False for a string UTF-8 cannot hold (a lone surrogate such as "\\ud800", which JSON escapes can carry)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
-    def __init__(self, limit: int, window_s: float = 60.0):
-        self.limit = limit
-        self.window_s = window_s
-        self._events: dict[str, deque[float]] = {}
 
-    def allow(self, key: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        events = self._events.setdefault(key, deque())
-        while events and now - events[0] > self.window_s:
-            events.popleft()
-        if len(events) >= self.limit:
-            return False
-        events.append(now)
-        if len(self._events) > 10_000:  # forget keys with nothing in their window
-            for stale in [k for k, v in self._events.items() if not v or now - v[-1] > self.window_s]:
-                del self._events[stale]
-        return True
+def _bytes(text: str) -> bytes:
+    """`text` as bytes for a constant-time comparison; never raises (a lone surrogate is encoded as is)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def origin_parts(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL or `Origin`, lowercased with the default port filled in."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme]
+
+
+def local_port(request: web.Request) -> int | None:
+    """The port of the listening socket the request arrived on (not the `Host` header, which the client writes)."""
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    return sockname[1] if isinstance(sockname, tuple) and len(sockname) >= 2 else None
 
 
 class ChannelGuard:
-    """Token, origin, message-size and rate checks shared by the channels."""
+    """Token, origin, message and rate checks shared by the channels."""
 
-    def __init__(self, settings: ServerSettings):
+    def __init__(self, settings: ServerSettings, redis_url: str = ""):
         self.settings = settings
-        self.per_ip = RateLimiter(settings.ip_messages_per_minute)
-        self.per_sender = RateLimiter(settings.messages_per_minute)
+        self.rates = RateLimits(settings.messages_per_minute, settings.ip_messages_per_minute, redis_url)
+        self.any_origin = "*" in settings.cors_origins
+        self.origins = {parts for parts in map(origin_parts, [*settings.cors_origins, settings.public_url]) if parts}
+        host = settings.host.strip("[]").lower()
+        # without a public URL the server's own pages are reached only on a loopback name (or its own address)
+        self.local_hosts = () if settings.public_url else \
+            tuple({*LOOPBACK_HOSTS, *([host] if host not in ("", "0.0.0.0", "::") else [])})
 
     def token_ok(self, offered: str | None) -> bool:
         expected = self.settings.auth_token
-        return not expected or (offered is not None and hmac.compare_digest(offered.encode(), expected.encode()))
+        return not expected or (offered is not None and hmac.compare_digest(_bytes(offered), _bytes(expected)))
 
     def request_token(self, request: web.Request) -> str | None:
         header = request.headers.get("Authorization", "")
@@ -66,13 +86,29 @@ class ChannelGuard:
             return header[7:].strip()
         return request.headers.get("X-Shopbot-Token") or request.query.get("token")
 
-    def origin_ok(self, request: web.Request) -> bool:
-        """Browsers send `Origin`; it must be the server's own or on the allow-list (other clients send none)."""
-        origin = request.headers.get("Origin")
-        if not origin:
+    def origin_allowed(self, origin: str, listening_port: int | None = None) -> bool:
+        """A browser `Origin` is allowed when it is `public_url`'s, on `cors_origins`, or (no public URL) a
+        loopback name (or `server.host`) on the port this server listens on. The `Host` header never counts: a
+        DNS-rebinding page controls it."""
+        if self.any_origin:
             return True
-        return urlsplit(origin).netloc == request.host or origin in self.settings.cors_origins \
-            or "*" in self.settings.cors_origins
+        parts = origin_parts(origin)
+        if parts is None:
+            return False
+        if parts in self.origins:
+            return True
+        ports = {self.settings.port, listening_port}
+        return parts[1] in self.local_hosts and parts[2] in ports
+
+    def origin_ok(self, request: web.Request) -> bool:
+        """Browsers send `Origin` (other clients send none); see `origin_allowed`."""
+        origin = request.headers.get("Origin")
+        return not origin or self.origin_allowed(origin, local_port(request))
+
+    def engineio_origin(self, origin: str, environ: dict[str, Any] | None = None) -> bool:
+        """`origin_allowed` as python-socketio's `cors_allowed_origins` callable."""
+        request = (environ or {}).get("aiohttp.request")
+        return self.origin_allowed(origin, local_port(request) if request is not None else None)
 
     def check_request(self, request: web.Request) -> Refusal | None:
         if not self.token_ok(self.request_token(request)):
@@ -81,14 +117,29 @@ class ChannelGuard:
             return Refusal("forbidden_origin", "this origin may not use the chat", 403)
         return None
 
-    def check_message(self, text: object, sender_key: str, ip: str) -> Refusal | None:
+    def check_text(self, text: object) -> Refusal | None:
+        """The text alone: a non-empty string, valid Unicode, within `max_message_chars`."""
         if not isinstance(text, str) or not text.strip():
             return Refusal("invalid_message", "`text` must be a non-empty string")
+        if not valid_unicode(text):
+            return Refusal("invalid_message", "the text is not valid Unicode (it holds a lone surrogate such as "
+                                              "\\ud800); send UTF-8 text")
         if len(text) > self.settings.max_message_chars:
             return Refusal("too_large", f"messages are limited to {self.settings.max_message_chars} characters", 413)
-        if not self.per_sender.allow(sender_key) or not self.per_ip.allow(ip):
+        return None
+
+    async def check_message(self, text: object, sender_key: str, ip: str) -> Refusal | None:
+        """`check_text`, then one message against the sender's and the address's rate (shared through Redis
+        when configured)."""
+        refusal = self.check_text(text)
+        if refusal is not None:
+            return refusal
+        if not await self.rates.allow(sender_key, ip):
             return Refusal("rate_limited", "too many messages; wait a moment", 429)
         return None
+
+    async def close(self) -> None:
+        await self.rates.close()
 
 
 def client_ip(request: web.Request) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.guard import ChannelGuard, client_ip, error_response
+from bot.channels.guard import ChannelGuard, client_ip, error_response, valid_unicode
 from bot.channels.rasa_format import rest_messages
 from bot.channels.turns import run_turn
 from bot.engine import Engine
@@ -33,11 +33,15 @@ class RestChannel:
         if not isinstance(body, dict) or not isinstance(body.get("sender"), (str, int)) or not str(body["sender"]):
             return error_response("invalid_message", "`sender` (a string) and `message` are required")
         sender = str(body["sender"])[:128]
-        refusal = self.guard.check_message(body.get("message"), f"{CHANNEL}:{sender}", client_ip(request))
+        if not valid_unicode(sender):
+            return error_response("invalid_message", "`sender` is not valid Unicode (a lone surrogate such as \\ud800)")
+        refusal = await self.guard.check_message(body.get("message"), f"{CHANNEL}:{sender}", client_ip(request))
         if refusal is not None:
             return error_response(refusal.code, refusal.detail, refusal.status)
         metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-        message_id = str(metadata.get("message_id") or "") or None
+        message_id = str(metadata.get("message_id") or "")[:128] or None
+        if message_id is not None and not valid_unicode(message_id):
+            return error_response("invalid_message", "`metadata.message_id` is not valid Unicode")
         inbound = Inbound(sender, body["message"], CHANNEL, metadata={"ip": client_ip(request)},
                           message_id=message_id)
         if request.query.get("stream", "").lower() in ("1", "true", "yes"):

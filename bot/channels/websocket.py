@@ -1,5 +1,10 @@
 """Our own websocket protocol at `/ws` (see docs/protocol.md): streamed chunks, messages with buttons, cards and
-sources, handoff notices and errors; sessions resume by id; a bad frame gets an `error` and the socket stays open."""
+sources, handoff notices and errors; a bad frame gets an `error` and the socket stays open.
+
+Sessions are issued by the server only: the `session` frame carries the id and its secret, and a reconnect resumes
+only with both (`?session_id=...&secret=...`); anything else gets a fresh session. The history a resumed socket gets
+leaves out what order actions said (tracking numbers, addresses, totals): this connection has not verified them.
+Sockets are capped per client address, and one that sends nothing is closed after `first_message_timeout_s`."""
 
 from __future__ import annotations
 
@@ -7,21 +12,34 @@ import asyncio
 import json
 import logging
 import re
-import uuid
+import secrets
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from bot import metrics
-from bot.channels.guard import ChannelGuard, Refusal, client_ip, error_response
+from bot.channels.connections import ConnectionSlots
+from bot.channels.guard import ChannelGuard, client_ip, error_response, valid_unicode
+from bot.channels.sessions import SessionIds
 from bot.channels.turns import run_turn
-from bot.engine import Engine
+from bot.dialogue.errors import StateUnavailable
+from bot.dialogue.tracker import ACTION_LISTEN, SESSION_START
+from bot.engine import RESTARTING, Engine
 from bot.messages import Inbound, Outbound
 
 log = logging.getLogger("shopbot.ws")
 CHANNEL = "web"
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 HISTORY_MESSAGES = 30
+HARD_FRAME_BYTES = 1024 * 1024   # aiohttp closes the socket (1009) above this; below it, too big is an `error`
+MAX_MESSAGE_ID_CHARS = 200
+CLOSE_IDLE, CLOSE_SILENT = 4000, 4001
+TRY_AGAIN = "Sorry, I can't reach our systems right now. Please send that again in a moment."
+INTERNAL = "Sorry, something went wrong on our side. Please try again."
+HIDDEN = "(Order details are not shown again after a reconnect. Ask me and I'll look them up again.)"
+PRIVATE_DATA = frozenset({"order", "return"})       # custom data of order actions: never in a resumed history
+PUBLIC_DATA = frozenset({"cards", "handoff"})       # what a custom action may say that is not the shopper's own
+BUILT_IN_ACTIONS = frozenset({ACTION_LISTEN, SESSION_START, "action_answer"})
 
 
 def event_json(event: Outbound, message_id: str | None) -> dict[str, Any]:
@@ -34,62 +52,108 @@ def event_json(event: Outbound, message_id: str | None) -> dict[str, Any]:
     return body
 
 
+async def send_frame(ws: web.WebSocketResponse, body: dict[str, Any]) -> bool:
+    """Send one frame; False (never an exception) when the client is gone."""
+    if ws.closed:
+        return False
+    try:
+        await ws.send_json(body)
+    except (ConnectionError, RuntimeError):
+        return False
+    return True
+
+
 class WebsocketChannel:
     """Serves `/ws`; one task reads frames while another runs the turns in order."""
 
-    def __init__(self, engine: Engine, guard: ChannelGuard):
+    def __init__(self, engine: Engine, guard: ChannelGuard, sessions: SessionIds | None = None,
+                 slots: ConnectionSlots | None = None):
         self.engine = engine
         self.guard = guard
-        self.open = 0
+        settings = guard.settings
+        self.ids = sessions or SessionIds(secrets.token_bytes(32))
+        self.slots = slots or ConnectionSlots(settings.max_connections, settings.max_connections_per_ip)
+        self.frame_limit = max(65536, settings.max_message_chars * 8)   # bytes; a bigger frame gets `too_large`
         self.sockets: set[web.WebSocketResponse] = set()
         self.by_session: dict[str, set[web.WebSocketResponse]] = {}
 
+    @property
+    def open(self) -> int:
+        return len(self.sockets)
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         refusal = self.guard.check_request(request)
-        if refusal is None and self.open >= self.guard.settings.max_connections:
-            refusal = Refusal("too_many_connections", "the server is full; try again shortly", 503)
         if refusal is not None:
             return error_response(refusal.code, refusal.detail, refusal.status)
-        ws = web.WebSocketResponse(heartbeat=self.guard.settings.heartbeat_s,
-                                   max_msg_size=max(65536, self.guard.settings.max_message_chars * 8))
-        await ws.prepare(request)
-        self.open += 1
-        self.sockets.add(ws)
-        metrics.CONNECTIONS.labels(CHANNEL).inc()
+        address = client_ip(request)
+        refusal = self.slots.take(address)
+        if refusal is not None:
+            metrics.ERRORS.labels(CHANNEL, refusal.code).inc()
+            return error_response(refusal.code, refusal.detail, refusal.status)
         try:
-            await self._serve(ws, request)
+            ws = web.WebSocketResponse(heartbeat=self.guard.settings.heartbeat_s,
+                                       max_msg_size=max(HARD_FRAME_BYTES, self.frame_limit * 2))
+            await ws.prepare(request)
+            self.sockets.add(ws)
+            metrics.CONNECTIONS.labels(CHANNEL).inc()
+            try:
+                await self._serve(ws, request)
+            finally:
+                self.sockets.discard(ws)
+                metrics.CONNECTIONS.labels(CHANNEL).dec()
         finally:
-            self.open -= 1
-            self.sockets.discard(ws)
-            metrics.CONNECTIONS.labels(CHANNEL).dec()
+            self.slots.release(address)
         return ws
 
-    async def _serve(self, ws: web.WebSocketResponse, request: web.Request) -> None:
-        asked = request.query.get("session_id", "")
-        session_id = asked if SESSION_ID.match(asked) else uuid.uuid4().hex
-        tracker = await self.engine.tracker(f"{CHANNEL}:{session_id}")
-        resumed = bool(tracker.events)
-        await ws.send_json({"type": "session", "session_id": session_id, "resumed": resumed})
-        self.by_session.setdefault(session_id, set()).add(ws)
+    async def _session(self, ws: web.WebSocketResponse, request: web.Request) -> str:
+        """Resume the session the client proved it holds, or issue a new one; send `session` (and `history`)."""
+        asked, secret = request.query.get("session_id", ""), request.query.get("secret", "")
+        resumed = bool(asked) and self.ids.resumable(CHANNEL, asked, secret)
+        session_id = asked if resumed else self.ids.issue(CHANNEL)
+        hello: dict[str, Any] = {"type": "session", "session_id": session_id,
+                                 "secret": self.ids.secret(CHANNEL, session_id), "resumed": resumed}
+        if asked and not resumed:
+            metrics.ERRORS.labels(CHANNEL, "invalid_session").inc()
+            hello.update(reason="invalid_session", detail="that session cannot be resumed here; this is a new one")
+        await send_frame(ws, hello)
         if resumed:
-            await ws.send_json({"type": "history", "messages": history(tracker.events)})
+            try:
+                tracker = await self.engine.tracker(f"{CHANNEL}:{session_id}")
+            except StateUnavailable:
+                log.warning("websocket resume: conversation state unavailable; no history sent")
+                await self._error(ws, "unavailable", TRY_AGAIN)
+            else:
+                await send_frame(ws, {"type": "history", "messages": history(tracker.events, reveal_orders=False)})
+        return session_id
+
+    async def _serve(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+        session_id = await self._session(ws, request)
+        self.by_session.setdefault(session_id, set()).add(ws)
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         worker = asyncio.create_task(self._turns(ws, queue, session_id, request))
+        settings = self.guard.settings
+        heard = False
         try:
             while True:
                 try:
-                    frame = await ws.receive(timeout=self.guard.settings.idle_timeout_s)
+                    frame = await ws.receive(timeout=settings.idle_timeout_s if heard
+                                             else min(settings.first_message_timeout_s, settings.idle_timeout_s))
                 except asyncio.TimeoutError:
-                    await ws.close(code=4000, message=b"idle")
+                    await ws.close(code=CLOSE_IDLE if heard else CLOSE_SILENT,
+                                   message=b"idle" if heard else b"no message")
                     break
                 if frame.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
                     break
+                heard = True
                 if frame.type != WSMsgType.TEXT:
                     await self._error(ws, "unsupported", "send JSON text frames")
                     continue
+                if len(frame.data) > self.frame_limit or len(frame.data.encode("utf-8")) > self.frame_limit:
+                    await self._error(ws, "too_large", f"frames are limited to {self.frame_limit // 1024} KiB")
+                    continue
                 try:
                     body = json.loads(frame.data)
-                except (json.JSONDecodeError, TypeError):
+                except (json.JSONDecodeError, TypeError, RecursionError):
                     await self._error(ws, "invalid_json", "the frame is not valid JSON")
                     continue
                 if not isinstance(body, dict):
@@ -97,14 +161,26 @@ class WebsocketChannel:
                     continue
                 kind = body.get("type")
                 if kind == "ping":
-                    await ws.send_json({"type": "pong"})
+                    await send_frame(ws, {"type": "pong"})
                 elif kind == "message":
-                    refusal = self.guard.check_message(body.get("text"), f"{CHANNEL}:{session_id}",
-                                                       client_ip(request))
+                    message_id = str(body.get("message_id") or "")[:MAX_MESSAGE_ID_CHARS] or None
+                    if message_id is not None and not valid_unicode(message_id):
+                        await self._error(ws, "invalid_message", "`message_id` is not valid Unicode")
+                        continue
+                    if self.engine.draining:  # shutting down: the turns in flight finish, new messages wait (H5a)
+                        await self._error(ws, "unavailable", RESTARTING, message_id)
+                        continue
+                    try:
+                        refusal = await self.guard.check_message(body.get("text"), f"{CHANNEL}:{session_id}",
+                                                                 client_ip(request))
+                    except Exception as exc:  # noqa: BLE001 - the rate store (Redis) is down: say so, keep the socket
+                        log.warning("websocket rate check failed: %s", type(exc).__name__)
+                        await self._error(ws, "unavailable", TRY_AGAIN, message_id)
+                        continue
                     if refusal is not None:
-                        await self._error(ws, refusal.code, refusal.detail, body.get("message_id"))
+                        await self._error(ws, refusal.code, refusal.detail, message_id)
                     else:
-                        queue.put_nowait(body)
+                        queue.put_nowait({"text": body["text"], "message_id": message_id})
                 else:
                     await self._error(ws, "unknown_type", "`type` must be message or ping")
         finally:
@@ -118,40 +194,68 @@ class WebsocketChannel:
     async def deliver(self, session_id: str, event: Outbound, metadata: dict[str, Any]) -> None:
         """Push an event (an agent's reply, the bot taking over again) to the shopper's open sockets."""
         for ws in list(self.by_session.get(session_id, ())):
-            if not ws.closed:
-                await ws.send_json(event_json(event, None))
+            await send_frame(ws, event_json(event, None))
 
     async def _turns(self, ws: web.WebSocketResponse, queue: asyncio.Queue, session_id: str,
                      request: web.Request) -> None:
+        """Run the socket's turns in order. A turn that fails is told to the client as an `error` (`unavailable`
+        when the conversation store or lock service is down, else `internal`) and the next message is handled."""
         while (body := await queue.get()) is not None:
-            message_id = str(body.get("message_id") or "") or None
+            message_id = body["message_id"]
             inbound = Inbound(session_id, body["text"], CHANNEL, metadata={"ip": client_ip(request)},
                               message_id=message_id)
 
             async def send(event: Outbound, message_id: str | None = message_id) -> None:
-                if not ws.closed:
-                    await ws.send_json(event_json(event, message_id))
+                await send_frame(ws, event_json(event, message_id))   # a client gone mid-turn: the turn still ends
 
             try:
                 await run_turn(self.engine, inbound, send)
-            except (ConnectionResetError, RuntimeError) as exc:  # the client left mid-turn; the turn is saved
-                log.info("websocket %s closed during a turn: %s", session_id, type(exc).__name__)
+            except asyncio.CancelledError:
+                raise
+            except StateUnavailable as exc:
+                log.warning("websocket turn not run: conversation state unavailable (%s)", type(exc).__name__)
+                await self._error(ws, "unavailable", TRY_AGAIN, message_id)
+            except Exception as exc:  # noqa: BLE001 - any failure of one turn must not end the socket's turns
+                log.error("websocket turn failed: %s", type(exc).__name__, exc_info=exc)
+                await self._error(ws, "internal", INTERNAL, message_id)
 
     @staticmethod
     async def _error(ws: web.WebSocketResponse, code: str, detail: str, message_id: Any = None) -> None:
         metrics.ERRORS.labels(CHANNEL, code).inc()
-        await ws.send_json({"type": "error", "code": code, "detail": detail,
-                            **({"message_id": message_id} if message_id else {})})
+        await send_frame(ws, {"type": "error", "code": code, "detail": detail,
+                              **({"message_id": message_id} if message_id else {})})
 
 
-def history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The last messages of a conversation, for a widget that reconnects."""
-    messages = []
+def _private(event: dict[str, Any], action: str | None) -> bool:
+    """Whether a bot message states order facts: order or return data, or anything a custom (rasa-sdk) action
+    said that is not a product card or a handoff notice (a store's own actions are private unless shown not to be)."""
+    custom = (event.get("data") or {}).get("custom")
+    keys = set(custom) if isinstance(custom, dict) else set()
+    if keys & PRIVATE_DATA:
+        return True
+    custom_action = action is not None and action not in BUILT_IN_ACTIONS and not action.startswith("utter_")
+    return custom_action and not (keys & PUBLIC_DATA)
+
+
+def history(events: list[dict[str, Any]], reveal_orders: bool = True) -> list[dict[str, Any]]:
+    """The last messages of a conversation. `reveal_orders=False` (a widget that reconnects) replaces what order
+    actions said with one note; the agent console sees everything."""
+    messages: list[dict[str, Any]] = []
+    action: str | None = None
     for event in events:
-        if event["event"] == "user" and event.get("text"):
-            messages.append({"role": "user", "text": event["text"]})
-        elif event["event"] == "bot" and event.get("text"):
-            role = "agent" if (event.get("metadata") or {}).get("agent") else "bot"
-            messages.append({"role": role, "text": event["text"], "buttons": (event.get("data") or {}).get("buttons")
-                             or []})
+        kind = event["event"]
+        if kind == "action":
+            action = event.get("name")
+        elif kind == "user":
+            action = None
+            if event.get("text"):
+                messages.append({"role": "user", "text": event["text"]})
+        elif kind == "bot" and event.get("text"):
+            agent = (event.get("metadata") or {}).get("agent")
+            if not reveal_orders and not agent and _private(event, action):
+                if not (messages and messages[-1].get("hidden")):
+                    messages.append({"role": "bot", "text": HIDDEN, "buttons": [], "hidden": True})
+                continue
+            messages.append({"role": "agent" if agent else "bot", "text": event["text"],
+                             "buttons": (event.get("data") or {}).get("buttons") or []})
     return messages[-HISTORY_MESSAGES:]

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import aiohttp
 from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 log = logging.getLogger("shopbot.actions")
 PROTOCOL_VERSION = "3.21.1"
@@ -28,8 +28,19 @@ class ActionResult:
     responses: list[dict[str, Any]] = field(default_factory=list)
 
 
+# Actions that change an order: once their request may have reached the action server, a timeout or a lost
+# connection does not mean they did not happen. The demo's back-end makes them idempotent (same conversation,
+# action, order and triggering message: done once), so retrying one is safe.
+SIDE_EFFECTS = frozenset({"action_cancel_order", "action_change_address", "action_start_return"})
+
+
 class ActionUnavailable(RuntimeError):
     """The action could not be run: the action server is down, timed out, failed, or does not know the action."""
+
+
+class ActionOutcomeUnknown(ActionUnavailable):
+    """An action with side effects was sent but no answer came back (timeout, connection lost, server error): it
+    may have happened, or may still happen. The shopper must not be told it failed."""
 
 
 class ActionRunner(Protocol):
@@ -46,8 +57,9 @@ def action_call(action: str, tracker: dict[str, Any], domain: dict[str, Any]) ->
 class InProcessExecutor:
     """Actions from Python packages (default: `actions`), run in this process by rasa-sdk's own executor."""
 
-    def __init__(self, packages: tuple[str, ...] = ("actions",)):
+    def __init__(self, packages: tuple[str, ...] = ("actions",), side_effects: frozenset[str] = SIDE_EFFECTS):
         self._executor = ActionExecutor()
+        self.side_effects = side_effects
         for package in packages:
             self._executor.register_package(package)
 
@@ -64,7 +76,8 @@ class InProcessExecutor:
             raise ActionUnavailable(f"action '{action}' rejected the call: {exc}") from None
         except Exception as exc:  # an action's bug must not end the conversation
             log.exception("action %s failed", action)
-            raise ActionUnavailable(f"action '{action}' failed: {type(exc).__name__}") from None
+            error = ActionOutcomeUnknown if action in self.side_effects else ActionUnavailable  # it may have changed
+            raise error(f"action '{action}' failed: {type(exc).__name__}") from None
         return ActionResult(list(result.events), list(result.responses)) if result else ActionResult()
 
     async def close(self) -> None:
@@ -72,34 +85,54 @@ class InProcessExecutor:
 
 
 class _Retryable(Exception):
-    pass
+    def __init__(self, message: str, sent: bool):
+        super().__init__(message)
+        self.sent = sent   # the request may have reached the server (anything but a refused connection)
 
 
 class RemoteExecutor:
     """Actions on a rasa-sdk action server (`POST {url}/webhook`), with a timeout and retries with back-off.
 
-    Connection errors, timeouts and 5xx answers are retried; a 404 (unknown action) or 400 (rejected) is not.
+    Connection errors, timeouts and 5xx answers are retried; a 404 (unknown action) or 400 (rejected) is not. An
+    action with side effects whose request may have arrived (anything but a refused connection) is not retried and
+    raises `ActionOutcomeUnknown`: it may have happened, or happen once the server catches up. Every other failure
+    that outlasts the tries raises `ActionUnavailable`.
     """
 
-    def __init__(self, url: str, timeout_s: float = 5.0, attempts: int = 3, backoff_s: float = 0.2):
+    def __init__(self, url: str, timeout_s: float = 5.0, attempts: int = 3, backoff_s: float = 0.2,
+                 side_effects: frozenset[str] = SIDE_EFFECTS):
         base = url.rstrip("/")
         self.url = base if base.endswith("/webhook") else base + "/webhook"
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.attempts = attempts
         self.backoff_s = backoff_s
+        self.side_effects = side_effects
         self._session: aiohttp.ClientSession | None = None
 
     async def run(self, action: str, tracker: dict[str, Any], domain: dict[str, Any]) -> ActionResult:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self.timeout)
-        body = action_call(action, tracker, domain)
+        body = action_call(action, tracker, domain)  # the same body every try: the same idempotency key
+        sent = False
+
+        def retryable(exc: BaseException) -> bool:
+            # a change whose request may have arrived is not sent again to a stalled server (it would only pile up
+            # copies there): the shopper hears it is not known yet and may ask again, which is safe
+            return isinstance(exc, _Retryable) and not (exc.sent and action in self.side_effects)
+
         try:
             async for attempt in AsyncRetrying(stop=stop_after_attempt(self.attempts), reraise=True,
                                                wait=wait_exponential(multiplier=self.backoff_s, max=2.0),
-                                               retry=retry_if_exception_type(_Retryable)):
+                                               retry=retry_if_exception(retryable)):
                 with attempt:
-                    return await self._post(action, body)
+                    try:
+                        return await self._post(action, body)
+                    except _Retryable as exc:
+                        sent = sent or exc.sent
+                        raise
         except _Retryable as exc:
+            if sent and action in self.side_effects:
+                raise ActionOutcomeUnknown(f"action server {self.url} did not answer '{action}': {exc}") from None
             raise ActionUnavailable(f"action server {self.url} unavailable after {self.attempts} tries: {exc}") \
                 from None
         raise AssertionError("unreachable")  # pragma: no cover
@@ -109,10 +142,12 @@ class RemoteExecutor:
         try:
             async with self._session.post(self.url, json=body) as response:
                 if response.status >= 500:
-                    raise _Retryable(f"HTTP {response.status}")
+                    raise _Retryable(f"HTTP {response.status}", sent=True)
                 data = await response.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+        except aiohttp.ClientConnectorError as exc:  # no connection: the request never left
+            raise _Retryable(f"{type(exc).__name__}: {exc}".rstrip(": "), sent=False) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # sent, or may have been: the answer is lost
+            raise _Retryable(f"{type(exc).__name__}: {exc}".rstrip(": "), sent=True) from None
         if response.status == 404:
             raise ActionUnavailable(f"the action server has no action '{action}'")
         if response.status != 200 or not isinstance(data, dict):

@@ -2,18 +2,38 @@
 
 A SQLite file by default; PostgreSQL (or any SQLAlchemy URL) when configured. Rows are only ever added, so a crash
 mid-turn loses that turn at most, and a restarted server continues every conversation where it was.
+
+A turn loads only the conversation's current session (from its latest `session_started`, which the conversation row
+points at); the tracker writes the slots a new session carries over right after that event, so the session's events
+hold its whole state. `load_all` gives every event (transcripts, tests). A SQLite file is checked (`PRAGMA
+quick_check`) when the store opens it, and a damaged one refuses to start; the database being unreachable, a disk
+I/O error or a full disk raise `StateUnavailable` (the shopper is asked to try again), never a bare database error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Column, Float, Integer, MetaData, String, Table, Text, create_engine, event,
-                        func, insert, select, update)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
+                        create_engine, event, func, insert, inspect, select, text, update)
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from bot.dialogue.database_lock import DatabaseLock
+from bot.dialogue.errors import StateUnavailable, StoreRefused
+from bot.privacy.redaction import EventRedactor, redact_events
+
+log = logging.getLogger("shopbot.store")
+SESSION_START = "session_started"
+EARLIER_MESSAGE_IDS = 200   # message ids of earlier sessions kept for dedupe (platform retries come within hours)
 
 metadata = MetaData()
 conversations = Table(
@@ -25,7 +45,8 @@ conversations = Table(
     Column("updated_at", Float, nullable=False),
     Column("handed_off", Boolean, nullable=False, default=False),
     Column("last_text", Text, nullable=True),
-)
+    Column("session_start", BigInteger().with_variant(Integer, "sqlite"), nullable=True),  # id of the latest
+)                                                                                        # session_started event
 events = Table(
     "events", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -34,6 +55,17 @@ events = Table(
     Column("timestamp", Float, nullable=False),
     Column("data", JSON, nullable=False),
 )
+SESSION_INDEXES = (Index("ix_events_conversation_id_id", events.c.conversation_id, events.c.id),
+                   Index("ix_events_conversation_type", events.c.conversation_id, events.c.type, events.c.id))
+
+
+class SessionEvents(list):
+    """A conversation's current session, oldest first; `earlier_message_ids` holds the channel message ids of the
+    latest user messages before it, so a platform's retry of one is still recognised."""
+
+    def __init__(self, events: list[dict[str, Any]] = (), earlier_message_ids: frozenset[str] = frozenset()):
+        super().__init__(events)
+        self.earlier_message_ids = earlier_message_ids
 
 
 def database_url(value: str | Path) -> str:
@@ -43,68 +75,132 @@ def database_url(value: str | Path) -> str:
 
 
 class ConversationStore:
-    """Loads and appends conversation events; blocking calls run in a worker thread."""
+    """Loads and appends conversation events; blocking calls run in a worker thread.
 
-    def __init__(self, url: str | Path = "sqlite:///:memory:"):
+    `exclusive` takes the database's process lock (`bot.dialogue.database_lock`): what `shopbot serve` does without
+    Redis, so a second process on the same database refuses to start instead of sharing it unsafely.
+    """
+
+    def __init__(self, url: str | Path = "sqlite:///:memory:", redact: EventRedactor = redact_events,
+                 exclusive: bool = False):
         self.url = database_url(url)
+        self.redact = redact  # every turn's events pass it before they are written (bot/privacy/redaction.py)
         sqlite = self.url.startswith("sqlite")
+        self.sqlite_path: Path | None = None
         if sqlite and ":memory:" not in self.url:
-            Path(self.url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-        options: dict[str, Any] = {"connect_args": {"check_same_thread": False}} if sqlite else {"pool_pre_ping": True}
+            self.sqlite_path = Path(self.url.split("///", 1)[1])
+            self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        options: dict[str, Any] = ({"connect_args": {"check_same_thread": False}} if sqlite else
+                                   {"pool_pre_ping": True, "connect_args": _connect_timeout(self.url)})
         if sqlite and ":memory:" in self.url:
             from sqlalchemy.pool import StaticPool
             options["poolclass"] = StaticPool  # one shared connection, or every thread sees its own empty database
         self.engine: Engine = create_engine(self.url, **options)
         if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        self.lock: DatabaseLock | None = None
+        try:
+            with self._reachable():
+                if exclusive:
+                    self.lock = DatabaseLock.acquire(self.engine, self.sqlite_path)
+                if self.sqlite_path is not None:
+                    check_sqlite_file(self.sqlite_path)
+                metadata.create_all(self.engine)
+                _migrate(self.engine)
+        except BaseException:
+            self.close()
+            raise
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """Database errors that mean "cannot reach or write the database now" become `StateUnavailable`."""
+        try:
+            yield
+        except (DBAPIError, PoolTimeout) as exc:
+            if not _unreachable(exc):
+                raise
+            where = self.sqlite_path or self.engine.url.render_as_string(hide_password=True)
+            raise StateUnavailable(f"conversation database {where}: {getattr(exc, 'orig', exc)}") from exc
 
     # -- blocking API -------------------------------------------------------------------------------------------
 
-    def load_sync(self, conversation_id: str) -> list[dict[str, Any]]:
-        """Every event of a conversation, oldest first."""
-        with self.engine.connect() as connection:
+    def load_sync(self, conversation_id: str) -> SessionEvents:
+        """The events of the conversation's current session (from its latest `session_started`), oldest first;
+        every event for a conversation started before sessions were recorded on its row."""
+        with self._reachable(), self.engine.connect() as connection:
+            start = connection.execute(select(conversations.c.session_start)
+                                       .where(conversations.c.id == conversation_id)).scalar()
+            query = select(events.c.data).where(events.c.conversation_id == conversation_id)
+            if start is not None:
+                query = query.where(events.c.id >= start)
+            loaded = [row[0] for row in connection.execute(query.order_by(events.c.id))]  # JSON gives dicts back
+            earlier: frozenset[str] = frozenset()
+            if start is not None:
+                message_id = events.c.data[("metadata", "message_id")].as_string()
+                rows = connection.execute(select(message_id).where(
+                    events.c.conversation_id == conversation_id, events.c.type == "user", events.c.id < start)
+                    .order_by(events.c.id.desc()).limit(EARLIER_MESSAGE_IDS))
+                earlier = frozenset(row[0] for row in rows if row[0])
+            return SessionEvents(loaded, earlier)
+
+    def load_all_sync(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Every event of a conversation, oldest first (transcripts; a turn needs only `load_sync`)."""
+        with self._reachable(), self.engine.connect() as connection:
             rows = connection.execute(select(events.c.data).where(events.c.conversation_id == conversation_id)
                                       .order_by(events.c.id))
-            return [row[0] for row in rows]  # the JSON column gives dicts back
+            return [row[0] for row in rows]
+
+    def ping_sync(self) -> None:
+        """A cheap query; `StateUnavailable` when the database cannot be reached (or its lock was lost)."""
+        with self._reachable():
+            if self.lock is not None:
+                self.lock.check()
+            with self.engine.connect() as connection:
+                connection.execute(select(conversations.c.id).limit(1)).all()
 
     def append_sync(self, conversation_id: str, new_events: list[dict[str, Any]], channel: str = "",
                     sender_id: str = "", handed_off: bool | None = None) -> None:
         """Add a turn's events (and create or touch the conversation row) in one transaction."""
+        new_events = self.redact(new_events)
         now = time.time()
         last_text = next((e.get("text") for e in reversed(new_events) if e["event"] == "user"), None)
-        with self.engine.begin() as connection:
+        with self._reachable(), self.engine.begin() as connection:
+            session_start = _insert_events(connection, conversation_id, new_events, now)
             values: dict[str, Any] = {"updated_at": now}
             if handed_off is not None:
                 values["handed_off"] = handed_off
             if last_text is not None:
                 values["last_text"] = last_text
+            if session_start is not None:
+                values["session_start"] = session_start
             touched = connection.execute(update(conversations).where(conversations.c.id == conversation_id)
                                          .values(**values)).rowcount
             if not touched:
                 connection.execute(insert(conversations).values(
                     id=conversation_id, channel=channel, sender_id=sender_id, created_at=now, updated_at=now,
-                    handed_off=bool(handed_off), last_text=last_text))
-            if new_events:
-                connection.execute(insert(events), [
-                    {"conversation_id": conversation_id, "type": e["event"], "timestamp": e.get("timestamp") or now,
-                     "data": e} for e in new_events])
+                    handed_off=bool(handed_off), last_text=last_text, session_start=session_start))
 
     def handed_off_sync(self) -> list[dict[str, Any]]:
         """Conversations waiting for or with a person, most recent first."""
-        with self.engine.connect() as connection:
+        with self._reachable(), self.engine.connect() as connection:
             rows = connection.execute(select(conversations).where(conversations.c.handed_off.is_(True))
                                       .order_by(conversations.c.updated_at.desc()))
             return [dict(row._mapping) for row in rows]
 
     def count_sync(self) -> int:
-        with self.engine.connect() as connection:
+        with self._reachable(), self.engine.connect() as connection:
             return int(connection.execute(select(func.count()).select_from(conversations)).scalar_one())
 
     # -- async API ----------------------------------------------------------------------------------------------
 
-    async def load(self, conversation_id: str) -> list[dict[str, Any]]:
+    async def load(self, conversation_id: str) -> SessionEvents:
         return await asyncio.to_thread(self.load_sync, conversation_id)
+
+    async def load_all(self, conversation_id: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.load_all_sync, conversation_id)
+
+    async def ping(self) -> None:
+        await asyncio.to_thread(self.ping_sync)
 
     async def append(self, conversation_id: str, new_events: list[dict[str, Any]], channel: str = "",
                      sender_id: str = "", handed_off: bool | None = None) -> None:
@@ -114,7 +210,84 @@ class ConversationStore:
         return await asyncio.to_thread(self.handed_off_sync)
 
     def close(self) -> None:
+        """Release the database lock and the connections (the store cannot be used afterwards)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
         self.engine.dispose()
+
+
+def _insert_events(connection: Any, conversation_id: str, new_events: list[dict[str, Any]],
+                   now: float) -> int | None:
+    """Insert a turn's events in order; returns the id of the last `session_started` among them (or None)."""
+    session_start = None
+    batch: list[dict[str, Any]] = []
+    for e in new_events:
+        row = {"conversation_id": conversation_id, "type": e["event"], "timestamp": e.get("timestamp") or now,
+               "data": e}
+        if e["event"] != SESSION_START:
+            batch.append(row)
+            continue
+        if batch:
+            connection.execute(insert(events), batch)
+            batch = []
+        session_start = connection.execute(insert(events).values(**row)).inserted_primary_key[0]
+    if batch:
+        connection.execute(insert(events), batch)
+    return session_start
+
+
+def _migrate(engine: Engine) -> None:
+    """Bring a database made by an earlier version up to date: the session pointer column and its indexes (a
+    conversation whose pointer is empty loads in full until its next session starts)."""
+    columns = {c["name"] for c in inspect(engine).get_columns("conversations")}
+    if "session_start" not in columns:
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("ALTER TABLE conversations ADD COLUMN session_start BIGINT"))
+        except DBAPIError:  # another process added it at the same moment
+            if "session_start" not in {c["name"] for c in inspect(engine).get_columns("conversations")}:
+                raise
+    for index in SESSION_INDEXES:
+        try:
+            index.create(engine, checkfirst=True)
+        except DBAPIError:  # created by another process meanwhile
+            pass
+
+
+def _unreachable(exc: Exception) -> bool:
+    """True for errors about reaching or writing the database (connection refused or dropped, timeouts, disk I/O
+    errors, a full disk, a damaged file), false for errors in what was asked (bugs)."""
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or type(exc.orig) is sqlite3.DatabaseError  # "malformed", "not a database"
+    return False
+
+
+def _connect_timeout(url: str) -> dict[str, Any]:
+    """A bounded connect for PostgreSQL, so an unreachable server is reported in seconds, not minutes."""
+    return {"connect_timeout": 5} if url.startswith("postgres") else {}
+
+
+def check_sqlite_file(path: Path) -> None:
+    """`PRAGMA quick_check` on an existing SQLite file; `StoreRefused` naming the file when it is damaged."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        connection = sqlite3.connect(path)
+        try:
+            rows = [row[0] for row in connection.execute("PRAGMA quick_check").fetchall()]
+        finally:
+            connection.close()
+    except sqlite3.OperationalError as exc:  # locked or unreadable right now: the file is not known to be damaged
+        raise StateUnavailable(f"conversation database {path}: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        rows = [str(exc)]
+    if rows != ["ok"]:
+        shown = "; ".join(rows[:3]) + (f" (and {len(rows) - 3} more)" if len(rows) > 3 else "")
+        raise StoreRefused(f"the conversation database {path} is damaged (SQLite quick_check: {shown}); restore it "
+                           f"from a backup, or move it aside to start with no stored conversations")
 
 
 def _sqlite_pragmas(connection: Any, _: Any) -> None:

@@ -33,7 +33,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from actions.services import set_backend
+from actions.ledger import SqliteLedger
+from actions.services import set_backend, set_ledger
 from actions.store_backend import SqliteStoreBackend
 from bot.engine import Engine
 from bot.messages import Inbound, Outbound
@@ -173,6 +174,7 @@ async def run_stories(engine: Engine, suite: StorySuite, orders_file: Path | Non
     for number, story in enumerate(suite.stories):
         if orders_file is not None:  # each story starts from the store's orders as shipped
             set_backend(SqliteStoreBackend.from_orders_file(orders_file, clock=(lambda: today) if today else None))
+            set_ledger(SqliteLedger())  # and with no failed checks
         sender = f"story-{number}-{int(base)}"
         conversation = f"stories:{sender}"
         now = base

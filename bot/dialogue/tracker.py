@@ -3,7 +3,9 @@
 
 Events are plain dicts, built with rasa-sdk's own constructors (`rasa_sdk.events`), so a tracker goes to an action
 server as it is. The state (slots, active form, paused, latest message) is folded from the events, never stored
-beside them: the event log is the truth.
+beside them: the event log is the truth. When a new session starts, the slots it carries over (and a handed-off
+chat's pause) are written right after `session_started`, so one session's events hold its whole state and a turn
+needs to load only the current session (`ConversationStore.load`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from rasa_sdk.events import EventType
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 
 from bot.dialogue.domain import Domain
 
@@ -27,6 +29,8 @@ class DialogueTracker:
         self.domain = domain
         self.events: list[EventType] = []
         self.new_events: list[EventType] = []   # appended since loading: what the store must save this turn
+        # channel message ids of user messages before the loaded session (`SessionEvents`), for `has_message`
+        self.earlier_message_ids: frozenset[str] = frozenset(getattr(events, "earlier_message_ids", ()))
         self._reset_state()
         for event in events or []:
             self._apply(event)
@@ -49,6 +53,19 @@ class DialogueTracker:
         self._apply(event)
         self.events.append(event)
         self.new_events.append(event)
+        if event["event"] == "session_started":
+            self._record_carried_state(event["timestamp"])
+
+    def _record_carried_state(self, timestamp: float) -> None:
+        """After a new `session_started`: SlotSet events for the slots carried over (and a pause when a person has
+        the chat), so the session can be folded from its own events."""
+        initial = self.domain.initial_slots()
+        for name in self.domain.carried_slots():
+            value = self.slots.get(name)
+            if value != initial.get(name):
+                self.update(SlotSet(name, value, timestamp=timestamp))
+        if self.paused:
+            self.update(ConversationPaused(timestamp=timestamp))
 
     def _apply(self, event: EventType) -> None:
         kind = event["event"]
@@ -82,9 +99,19 @@ class DialogueTracker:
     # -- derived state ------------------------------------------------------------------------------------------
 
     def has_message(self, message_id: str) -> bool:
-        """True when a user message with this channel message id is already in the conversation."""
-        return any(e["event"] == "user" and (e.get("metadata") or {}).get("message_id") == message_id
-                   for e in self.events)
+        """True when a user message with this channel message id was answered: its turn ran to its end (the
+        engine closes every turn with `action_listen`). A turn cut short (the server stopped mid-turn) leaves the
+        user event without it, so the message is answered when it comes again. Messages of earlier sessions (not
+        loaded for a turn) count as answered when among `earlier_message_ids`."""
+        if message_id in self.earlier_message_ids:
+            return True
+        waiting = False
+        for event in self.events:
+            if event["event"] == "user":
+                waiting = (event.get("metadata") or {}).get("message_id") == message_id
+            elif waiting and event["event"] == "action" and event.get("name") == ACTION_LISTEN:
+                return True
+        return False
 
     def last_user_time(self) -> float | None:
         """When the shopper last wrote, or None in a new conversation."""

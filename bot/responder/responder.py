@@ -97,10 +97,16 @@ class Responder:
     """Grounded, cited, streamed replies from a causal LM."""
 
     def __init__(self, lm: LanguageModel | None, names: Iterable[str] = (), max_new_tokens: int = 72,
-                 prompt_tokens: int = 640, workers: int = 2):
-        """With `lm=None` the responder is extractive: it answers with the best source's most relevant sentences."""
+                 prompt_tokens: int = 640, workers: int = 2, facts: Iterable[str] = (),
+                 vocabulary: Iterable[str] = ()):
+        """With `lm=None` the responder is extractive: it answers with the best source's most relevant sentences.
+
+        `facts` are the store's fact lines (`store_fact_lines`), support for the guard besides each reply's
+        sources; `vocabulary` the store's ordinary words (`lowercase_words`), never taken for invented names."""
         self.lm = lm
         self.names = tuple(names)  # a tuple: the guard caches its normalised form
+        self.facts = tuple(facts)
+        self.vocabulary = frozenset(vocabulary)
         self.max_new_tokens = max_new_tokens
         self.prompts = (PromptBuilder(lm.tokenizer, lm.chat_format, min(prompt_tokens, lm.context_size - max_new_tokens))
                         if lm is not None else None)
@@ -134,8 +140,10 @@ class Responder:
 
     async def _run(self, request: ReplyRequest, holder: ReplyStream) -> AsyncIterator[str]:
         started = time.perf_counter()
+        # Support is the sources and the store's facts only: what the shopper wrote makes a sentence relevant, never true.
         guard = GroundingGuard([s.text for s in request.sources] + [s.title for s in request.sources], self.names,
-                               context=[request.question] + [t for _, t in request.history], allowed=[request.store])
+                               facts=self.facts, relevant=[request.question] + [t for _, t in request.history],
+                               allowed=[request.store], vocabulary=self.vocabulary)
         sent: list[str] = []
         dropped: list[Verdict] = []
         first_chunk_ms: float | None = None

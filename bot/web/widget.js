@@ -1,7 +1,9 @@
 /* shopbot chat widget: one script tag, no build step.
  *   <script src="https://your-bot.example/widget.js" data-token="..." data-title="Chat with us" defer></script>
  * Streams replies over /ws, shows product cards, quick-reply buttons, sources and handoff notices, and resumes the
- * conversation after a reload or a dropped connection (the session id is kept in localStorage). */
+ * conversation after a reload or a dropped connection. The server issues the session id and its secret; the widget
+ * keeps both in sessionStorage (this tab only, gone when the tab closes, so the next person at a shared computer
+ * does not inherit a conversation that verified an order) and resumes only with both. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -10,6 +12,12 @@
   var title = script.getAttribute("data-title") || "Chat with us";
   var storeKey = "shopbot-session:" + base.host;
   var ws = null, retries = 0, streaming = null, pending = [], counter = 0;
+  var IDLE_CODES = {4000: 1, 4001: 1};  // the server closed a quiet socket: reconnect when the shopper is back
+  try { localStorage.removeItem(storeKey); } catch (e) { /* ids kept there by older widgets never resume */ }
+
+  function stored() {
+    try { return JSON.parse(sessionStorage.getItem(storeKey) || "null"); } catch (e) { return null; }
+  }
 
   var css = [
     "#shopbot-bubble{position:fixed;right:20px;bottom:20px;width:60px;height:60px;border-radius:50%;border:0;",
@@ -60,7 +68,7 @@
 
   bubble.addEventListener("click", function () {
     panel.classList.toggle("open");
-    if (panel.classList.contains("open")) { input.focus(); if (!ws) connect(); }
+    if (panel.classList.contains("open")) { input.focus(); ensure(); ping(); }
   });
   form.addEventListener("submit", function (e) {
     e.preventDefault();
@@ -90,7 +98,13 @@
   function send(text, shown) {
     bubbleText("user", shown);
     var frame = {type: "message", text: text, message_id: "w" + Date.now().toString(36) + (counter++)};
-    if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); else pending.push(frame);
+    if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); else { pending.push(frame); ensure(); }
+  }
+
+  function ensure() { if (!ws || ws.readyState > 1) connect(); }
+
+  function ping() {  // an open panel keeps its socket: the server closes sockets that stay silent
+    if (ws && ws.readyState === 1 && panel.classList.contains("open")) ws.send('{"type":"ping"}');
   }
 
   function buttons(list) {
@@ -122,11 +136,12 @@
 
   function onEvent(ev) {
     if (ev.type === "session") {
-      localStorage.setItem(storeKey, ev.session_id);
+      if (ev.reason && log.childNodes.length) note("A new conversation has started.");
+      sessionStorage.setItem(storeKey, JSON.stringify({id: ev.session_id, secret: ev.secret}));
       status.textContent = "online";
     } else if (ev.type === "history") {
       log.innerHTML = "";
-      ev.messages.forEach(function (m) { bubbleText(m.role, m.text); });
+      ev.messages.forEach(function (m) { if (m.hidden) note(m.text); else bubbleText(m.role, m.text); });
       if (ev.messages.length) buttons(ev.messages[ev.messages.length - 1].buttons);
     } else if (ev.type === "typing") {
       streaming = bubbleText("bot", "\u2026");
@@ -156,23 +171,32 @@
   function connect() {
     var url = new URL("/ws", base);
     url.protocol = base.protocol === "https:" ? "wss:" : "ws:";
-    var session = localStorage.getItem(storeKey);
-    if (session) url.searchParams.set("session_id", session);
+    var session = stored();
+    if (session && session.id && session.secret) {
+      url.searchParams.set("session_id", session.id);
+      url.searchParams.set("secret", session.secret);
+    }
     if (token) url.searchParams.set("token", token);
-    ws = new WebSocket(url.href);
-    ws.onopen = function () {
+    var socket = ws = new WebSocket(url.href);
+    socket.onopen = function () {
       retries = 0;
-      while (pending.length) ws.send(JSON.stringify(pending.shift()));
+      ping();
+      while (pending.length) socket.send(JSON.stringify(pending.shift()));
     };
-    ws.onmessage = function (m) { try { onEvent(JSON.parse(m.data)); } catch (e) { /* not ours */ } };
-    ws.onclose = function () {
+    socket.onmessage = function (m) { try { onEvent(JSON.parse(m.data)); } catch (e) { /* not ours */ } };
+    socket.onclose = function (e) {
+      if (socket !== ws) return;
+      if (IDLE_CODES[e.code] && !pending.length && !panel.classList.contains("open")) {
+        status.textContent = "idle"; return;  // reconnects when the panel opens or the shopper sends
+      }
       status.textContent = "reconnecting...";
       var wait = Math.min(10000, 500 * Math.pow(2, retries++));
-      setTimeout(connect, wait);
+      setTimeout(function () { if (socket === ws) connect(); }, wait);
     };
   }
 
-  window.shopbot = {open: function () { panel.classList.add("open"); if (!ws) connect(); },
+  setInterval(ping, 25000);
+  window.shopbot = {open: function () { panel.classList.add("open"); ensure(); ping(); },
                     send: function (text) { send(text, text); }};
-  if (sessionStorage.getItem("shopbot-open") === "1" || localStorage.getItem(storeKey)) connect();
+  if (stored()) connect();
 })();

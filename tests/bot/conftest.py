@@ -6,7 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from actions.services import set_backend
+from actions.ledger import SqliteLedger
+from actions.services import set_backend, set_ledger
 from actions.store_backend import SqliteStoreBackend
 from bot.config import DEMO_KB
 from bot.dialogue.domain import Domain, load_domain
@@ -23,12 +24,15 @@ def demo_domain() -> Domain:
 
 
 @pytest.fixture(autouse=True)
-def demo_orders():
-    """Each test starts from the demo orders as shipped, with the clock on 2026-11-23."""
+def demo_orders(tmp_path_factory: pytest.TempPathFactory):
+    """Each test starts from the demo orders as shipped, with the clock on 2026-11-23, and its own ledger of failed
+    identity checks (a fresh SQLite file)."""
     backend = SqliteStoreBackend.from_orders_file(DEMO_KB / "orders.json", clock=lambda: TODAY)
     set_backend(backend)
+    set_ledger(SqliteLedger(tmp_path_factory.mktemp("ledger") / "verification.db"))
     yield backend
     set_backend(None)
+    set_ledger(None)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Real browsers on the real server: our widget on the demo storefront (streaming, sources, buttons, cards,
-handoff to the agent console, resume after a reload), and the unchanged rasa-webchat widget over socket.io.
+an order check, handoff to the agent console, resume after a reload with order facts left out of the history,
+a second tab with its own session), and the unchanged rasa-webchat widget over socket.io.
 Screenshots are saved and checked for the widget's colours."""
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def test_our_widget_on_the_storefront(browser, live_server: str, shots: Path) ->
     cards_shot = shots / "widget_cards.png"
     page.screenshot(path=str(cards_shot))
 
+    type_and_send(page, "#shopbot-input", '/order_status{"order_id": "10445"}')
+    page.wait_for_selector(".sb-bot:has-text('email')")
+    type_and_send(page, "#shopbot-input", '/inform{"email": "avery_singh86@example.org"}')
+    page.wait_for_selector(".sb-bot:has-text('9126145823')")  # the order's tracking number, on this connection
+
     type_and_send(page, "#shopbot-input", "I want to talk to a person")
     page.wait_for_selector(".sb-note")
     waiting = agent_call(live_server, "/conversations")
@@ -74,12 +80,22 @@ def test_our_widget_on_the_storefront(browser, live_server: str, shots: Path) ->
     agent_call(live_server, f"/conversations/{waiting[0]['id']}/messages", {"text": "Hi, Sam here. How can I help?"})
     page.wait_for_selector(".sb-agent:has-text('Sam here')")
 
-    page.reload()  # the session resumes: history comes back
+    kept = page.evaluate("() => [Object.keys(sessionStorage), Object.keys(localStorage)]")
+    assert any(k.startswith("shopbot-session:") for k in kept[0]) and not any(k.startswith("shopbot-") for k in kept[1])
+    page.reload()  # the session resumes with its id and secret (sessionStorage): history comes back
     page.click("#shopbot-bubble")
     page.wait_for_selector(".sb-msg:has-text('Sam here')")
     assert page.locator(".sb-msg:has-text('do you ship to Canada?')").count() == 1
+    assert page.locator(".sb-msg:has-text('9126145823')").count() == 0   # order facts are not replayed
+    assert page.locator(".sb-note:has-text('Order details are not shown again')").count() == 1
     resumed_shot = shots / "widget_resumed.png"
     page.screenshot(path=str(resumed_shot))
+    other_tab = page.context.new_page()  # another tab has its own session: nothing of this conversation
+    other_tab.goto(live_server + "/")
+    other_tab.click("#shopbot-bubble")
+    other_tab.wait_for_selector("#shopbot-status:has-text('online')")
+    assert other_tab.locator(".sb-msg").count() == 0
+    other_tab.close()
     page.close()
     assert has_colour(cards_shot, GREEN) and has_colour(resumed_shot, GREEN)
 

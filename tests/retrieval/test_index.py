@@ -116,3 +116,49 @@ def test_faq_alternates_are_extra_question_views(embedder: Embedder) -> None:
     plain_index = KnowledgeIndex.build([plain, faq_passage(FAQ[0])], embedder)
     query = "switch the size I ordered"
     assert rich_index.search(query, k=1)[0].similarity > plain_index.search(query, k=1)[0].similarity
+
+
+def _flip(path: Path, count: int, start: int = 0) -> None:
+    """Flip `count` bytes spread over the file (same size): what a bad disk or a partial copy does."""
+    data = bytearray(path.read_bytes())
+    step = max(1, (len(data) - start) // count)
+    for position in range(start, len(data), step)[:count]:
+        data[position] ^= 0xA5
+    path.write_bytes(bytes(data))
+
+
+def test_flipped_bytes_in_the_faiss_file_are_caught_and_rebuilt(tmp_path: Path, embedder: Embedder, caplog) -> None:
+    folder = tmp_path / "idx"
+    original, _ = load_or_build(passages(), embedder, folder)
+    size = (folder / "dense.faiss").stat().st_size
+    _flip(folder / "dense.faiss", 200, start=64)  # past the header: FAISS still loads it, with wrong vectors
+    assert (folder / "dense.faiss").stat().st_size == size
+    with pytest.raises(ValueError, match="dense.faiss"):
+        KnowledgeIndex.load(folder, embedder)
+    with caplog.at_level("WARNING", logger="shopbot.index"):
+        index, built = load_or_build(passages(), embedder, folder)
+    assert built and "damaged" in caplog.text and "dense.faiss" in caplog.text
+    assert np.allclose(index.vectors, original.vectors, atol=1e-5)
+    _, built = load_or_build(passages(), embedder, folder)
+    assert not built  # the rebuilt index carries fresh checksums
+
+
+def test_every_cached_file_is_checked(tmp_path: Path, embedder: Embedder) -> None:
+    folder = tmp_path / "idx"
+    load_or_build(passages(), embedder, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert {"passages.jsonl", "rows.npy", "dense.faiss"} <= set(manifest["checksums"])
+    assert any(name.startswith("keyword/") for name in manifest["checksums"])
+    _flip(folder / "passages.jsonl", 3)
+    _, built = load_or_build(passages(), embedder, folder)
+    assert built
+
+
+def test_an_older_cache_without_checksums_is_rebuilt(tmp_path: Path, embedder: Embedder) -> None:
+    folder = tmp_path / "idx"
+    load_or_build(passages(), embedder, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["checksums"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    _, built = load_or_build(passages(), embedder, folder)
+    assert built and "checksums" in json.loads((folder / "manifest.json").read_text())

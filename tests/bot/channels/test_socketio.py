@@ -59,3 +59,119 @@ def test_socketio_needs_the_token_when_one_is_set(serve) -> None:
 
     _, replies = run(chat())
     assert replies[0][0]["text"]
+
+
+# -- only ids this server issued resume (finding 5); every connected socket counts (finding 6); a failed turn is an
+# -- error and the next one is answered (finding 9) ------------------------------------------------------------------
+
+
+async def confirm(url: str, session_id: object = None, **client_options) -> tuple[socketio.AsyncClient, str]:
+    """A connected client that sent `session_request`, and the id the server confirmed."""
+    client = socketio.AsyncClient(**client_options)
+    confirmed: asyncio.Future = asyncio.get_running_loop().create_future()
+    client.on("session_confirm", lambda sid: confirmed.done() or confirmed.set_result(sid))
+    await client.connect(url, socketio_path="socket.io", transports=["websocket"])
+    await client.emit("session_request", {"session_id": session_id})
+    return client, await asyncio.wait_for(confirmed, 10)
+
+
+def test_socketio_never_adopts_an_id_it_did_not_issue(serve) -> None:
+    chosen = "attacker-chosen-id-0123456789"
+
+    async def chat():
+        async with serve() as server:
+            url = str(server.make_url("/"))
+            victim, victim_id = await confirm(url, chosen)
+            await victim.disconnect()
+            attacker, attacker_id = await confirm(url, chosen)
+            await attacker.disconnect()
+            again, again_id = await confirm(url, victim_id)   # the id the server issued does resume
+            await again.disconnect()
+            forged = victim_id[:22] + ("A" if victim_id[22] != "A" else "B") + victim_id[23:]
+            tampered, tampered_id = await confirm(url, forged)
+            await tampered.disconnect()
+            # no session_request: an id in user_uttered that this server did not issue is refused
+            bare = socketio.AsyncClient()
+            replies: asyncio.Queue = asyncio.Queue()
+            bare.on("bot_uttered", replies.put_nowait)
+            await bare.connect(url, socketio_path="socket.io", transports=["websocket"])
+            await bare.emit("user_uttered", {"message": "/greet", "session_id": chosen})
+            refused = await asyncio.wait_for(replies.get(), 10)
+            await bare.disconnect()
+            return victim_id, attacker_id, again_id, forged, tampered_id, refused
+
+    victim_id, attacker_id, again_id, forged, tampered_id, refused = run(chat())
+    assert victim_id != chosen and attacker_id not in (chosen, victim_id) and again_id == victim_id
+    assert tampered_id not in (forged, victim_id) and len(victim_id) == 44
+    assert refused["custom"]["error"] == "no_session"
+
+
+def test_socketio_counts_every_connected_socket_and_caps_each_address(serve) -> None:
+    async def flood(url: str, count: int) -> tuple[list[socketio.AsyncClient], list[dict]]:
+        held, refused = [], []
+        for _ in range(count):
+            client = socketio.AsyncClient()
+            reasons: list = []
+            client.on("connect_error", reasons.append)
+            try:
+                await client.connect(url, socketio_path="socket.io", transports=["websocket"])
+                held.append(client)
+            except socketio.exceptions.ConnectionError:
+                refused.append(reasons[0])
+        return held, refused
+
+    async def chat():
+        async with serve(max_connections=5) as server:
+            held, refused_total = await flood(str(server.make_url("/")), 8)  # none sends session_request
+            for client in held:
+                await client.disconnect()
+            total = len(held)
+        async with serve(max_connections_per_ip=2) as server:
+            held, refused_address = await flood(str(server.make_url("/")), 4)
+            for client in held:
+                await client.disconnect()
+            return total, len(refused_total), len(held), refused_address
+
+    total, refused_total, per_address, refused_address = run(chat())
+    assert total == 5 and refused_total == 3
+    assert per_address == 2 and len(refused_address) == 2
+    assert refused_address[0]["data"] == {"code": "too_many_connections_from_address"}
+    assert "per address" in refused_address[0]["message"]
+
+
+def test_socketio_disconnects_a_socket_that_sends_nothing(serve) -> None:
+    async def chat():
+        async with serve(first_message_timeout_s=0.5) as server:
+            client = socketio.AsyncClient(reconnection=False)
+            gone: asyncio.Future = asyncio.get_running_loop().create_future()
+            client.on("disconnect", lambda *_: gone.done() or gone.set_result(True))
+            await client.connect(str(server.make_url("/")), socketio_path="socket.io", transports=["websocket"])
+            return await asyncio.wait_for(gone, 30)
+
+    assert run(chat()) is True
+
+
+def test_a_failed_socketio_turn_gets_an_error_and_the_next_message_is_answered(make_engine, demo_store,
+                                                                               tmp_path) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from bot.app import StoreBot
+    from bot.config import ServerSettings, Settings
+    from bot.dialogue.errors import StateUnavailable
+    from bot.responder.responder import Responder
+    from bot.server import create_app
+    from tests.bot.channels.test_websocket import FailingOnce
+
+    async def chat():
+        bot = StoreBot(make_engine(store=FailingOnce(StateUnavailable("redis is down"), "load")), demo_store,
+                       Responder(None), None)
+        server = TestServer(create_app(bot, Settings(server=ServerSettings(), data_dir=tmp_path)))
+        await server.start_server()
+        try:
+            return await converse(str(server.make_url("/")), ["/greet", "/greet"])
+        finally:
+            await server.close()
+
+    _, (failed, answered) = run(chat())
+    assert failed[0]["custom"]["error"] == "unavailable" and "Traceback" not in failed[0]["text"]
+    assert answered[0]["text"] and "custom" not in answered[0]

@@ -163,3 +163,123 @@ def test_a_retried_message_id_gets_no_second_reply(make_engine) -> None:
 
     first, again, tracker = asyncio.run(chat())
     assert first and again == [] and sum(e["event"] == "user" for e in tracker.events) == 1
+
+
+def committed(path: Path, conversation_id: str) -> list[dict]:
+    """The events of a conversation as they are in the SQLite file now (read on a connection of its own)."""
+    import json
+    import sqlite3
+
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT data FROM events WHERE conversation_id = ? ORDER BY id", (conversation_id,))
+        return [json.loads(row[0]) for row in rows]
+
+
+def test_a_reply_is_sent_only_once_its_turn_is_committed(make_engine, tmp_path: Path) -> None:
+    """Finding 9: the final frame went out before the turn was in the database, so a crash lost turns the shopper
+    had seen. Chunks stream at once; each reply is already in the file when the channel gets it."""
+    engine = make_engine(store=ConversationStore(sqlite_url(tmp_path)))
+    db = tmp_path / "conversations.db"
+
+    async def chat():
+        seen = []
+        for text in ("do you ship to Canada?", '/order_status{"order_id": "10445"}'):
+            async for event in engine.handle(Inbound("shopper", text, "test")):
+                saved = [e.get("text") for e in committed(db, "test:shopper") if e["event"] == "bot"]
+                seen.append((event.type, event.text in saved))
+        return seen
+
+    seen = asyncio.run(chat())
+    messages = [in_db for kind, in_db in seen if kind == "message"]
+    assert len(messages) == 2 and all(messages)
+    assert any(kind == "chunk" for kind, _ in seen)  # streamed text is not held back
+
+
+def test_a_commit_that_fails_gives_one_unavailable_error_instead_of_the_reply(make_engine, tmp_path: Path) -> None:
+    import sqlite3
+
+    engine = make_engine(store=ConversationStore(sqlite_url(tmp_path)))
+    asyncio.run(say(engine, "/greet"))
+    writer = sqlite3.connect(tmp_path / "conversations.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another writer holds the database past the store's busy timeout
+    try:
+        events = asyncio.run(say(engine, '/order_status{"order_id": "10445"}'))
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert [(e.type, e.code) for e in events] == [("error", "unavailable")]
+    again = asyncio.run(say(engine, '/order_status{"order_id": "10445"}'))  # recovered: the turn runs
+    assert "email" in texts(again)
+
+
+def test_unreachable_state_is_one_unavailable_error_without_a_trace(make_engine, caplog) -> None:
+    from bot.dialogue.locks import RedisLocks
+
+    with socket.socket() as probe:  # nobody listens here
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = make_engine()
+    engine.locks = RedisLocks(f"redis://127.0.0.1:{port}/0")
+    events = asyncio.run(say(engine, "/greet"))
+    assert [(e.type, e.code) for e in events] == [("error", "unavailable")]
+    assert not [r for r in caplog.records if r.exc_info]
+    assert "test:shopper" not in caplog.text
+
+
+def test_a_failed_turn_is_logged_without_the_conversation_key(make_engine, caplog) -> None:
+    """Finding 7's log line: the ERROR for a failed turn named the conversation (a shopper's key)."""
+    engine = make_engine()
+    engine.store.append_sync("test:s3cret-sender", [{"event": "user", "text": "hi"}])  # a damaged row: no timestamp
+    events = asyncio.run(say(engine, "/greet", sender="s3cret-sender"))
+    assert events[-1].type == "error" and events[-1].code == "internal"
+    failed = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert failed and all("s3cret-sender" not in r.getMessage() for r in failed)
+    assert "test#" in failed[0].getMessage()
+
+
+def test_a_replayed_restart_is_answered_once(make_engine) -> None:
+    """Finding 8: Telegram's retry of a `/restart` (same message id) was answered every time."""
+    engine = make_engine()
+
+    async def chat():
+        return [[e async for e in engine.handle(Inbound("s", "/restart", "telegram", message_id="u-7"))]
+                for _ in range(3)]
+
+    first, second, third = asyncio.run(chat())
+    assert "Starting over" in texts(first) and second == [] and third == []
+
+
+def test_a_message_whose_turn_was_cut_is_answered_when_it_comes_again(make_engine) -> None:
+    """Finding 10: a turn cut mid-way (the server stopped, the client gone) left the message "seen", so sending it
+    again was never answered. Only a turn that ran to its end counts."""
+    engine = make_engine()
+
+    async def chat():
+        stream = engine.handle(Inbound("s", "do you ship to Canada?", "rest", message_id="m-9"))
+        first = [await stream.__anext__() for _ in range(2)]  # typing and the first chunk, then the client is gone
+        await stream.aclose()
+        again = [e async for e in engine.handle(Inbound("s", "do you ship to Canada?", "rest", message_id="m-9"))]
+        retried = [e async for e in engine.handle(Inbound("s", "do you ship to Canada?", "rest", message_id="m-9"))]
+        return first, again, retried
+
+    first, again, retried = asyncio.run(chat())
+    assert [e.type for e in first] == ["typing", "chunk"]
+    assert "Canada" in texts(again) and retried == []
+
+
+def test_a_draining_engine_finishes_its_turns_and_refuses_new_ones(make_engine) -> None:
+    engine = make_engine()
+
+    async def chat():
+        stream = engine.handle(Inbound("s", "do you ship to Canada?", "test"))
+        first = await stream.__anext__()  # a turn in flight
+        drain = asyncio.create_task(engine.drain(30))
+        await asyncio.sleep(0)
+        refused = await say(engine, "/greet", sender="late")
+        rest = [e async for e in stream]
+        return first, refused, rest, await drain
+
+    first, refused, rest, drained = asyncio.run(chat())
+    assert first.type == "typing" and rest[-1].type == "message" and "Canada" in rest[-1].text
+    assert [(e.type, e.code) for e in refused] == [("error", "unavailable")] and drained is True
+    assert engine.turns_in_flight == 0

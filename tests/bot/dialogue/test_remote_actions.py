@@ -93,3 +93,38 @@ def test_an_unknown_action_is_reported_not_retried(action_server: str) -> None:
 
     with pytest.raises(ActionUnavailable, match="no action 'action_does_not_exist'"):
         asyncio.run(call())
+
+
+def test_a_change_sent_to_a_stalled_server_has_an_unknown_outcome_a_look_up_is_unavailable(tmp_path: Path) -> None:
+    """Finding 11: a cancellation whose request reached a stalled server was reported as failed (and sent twice
+    more). It is an unknown outcome, not retried; a look-up is retried and then unavailable; a refused connection
+    means nothing was sent, so even a change is plainly unavailable."""
+    from bot.dialogue.executor import ActionOutcomeUnknown
+    from tests.faults.harness import ActionServer, free_port, order_backend
+
+    server = ActionServer(tmp_path / "actions", order_backend(tmp_path / "store.db"))
+    server.start()
+    state = {"sender_id": "x", "slots": {}, "events": [], "latest_message": {}}
+
+    async def calls():
+        executor = RemoteExecutor(server.url, timeout_s=1, attempts=2, backoff_s=0.01)
+        refused = RemoteExecutor(f"http://127.0.0.1:{free_port()}", timeout_s=1, attempts=2, backoff_s=0.01)
+        outcomes = []
+        try:
+            for runner, action in ((executor, "action_cancel_order"), (executor, "action_order_status"),
+                                   (refused, "action_cancel_order")):
+                try:
+                    await runner.run(action, state, {})
+                except ActionUnavailable as exc:
+                    outcomes.append(type(exc))
+        finally:
+            await executor.close()
+            await refused.close()
+        return outcomes
+
+    server.signal(signal.SIGSTOP)
+    try:
+        outcomes = asyncio.run(calls())
+    finally:
+        server.stop()
+    assert outcomes == [ActionOutcomeUnknown, ActionUnavailable, ActionUnavailable]

@@ -136,3 +136,78 @@ def test_temperature_and_threshold_helpers() -> None:
     gold = np.array([0, 1, 2, 2])  # class 2 is out of scope
     threshold = choose_threshold(confidence, predicted, gold, oos_index=2)
     assert 0.3 < threshold <= 0.8
+
+
+def _flip(path: Path, count: int) -> None:
+    """Flip `count` bytes spread over the file (same size)."""
+    data = bytearray(path.read_bytes())
+    step = len(data) // (count + 1)
+    for n in range(1, count + 1):
+        data[n * step] ^= 0xA5
+    path.write_bytes(bytes(data))
+
+
+def _copy(trained, tmp_path: Path) -> Path:
+    import shutil
+
+    _, _, folder, _, _ = trained
+    return Path(shutil.copytree(folder, tmp_path / folder.name))
+
+
+def test_a_trained_model_records_the_checksum_of_every_file(trained) -> None:
+    _, _, folder, metadata, _ = trained
+    from bot.nlu.model import ONNX_FILE
+
+    assert {ONNX_FILE, "heads.pt"} <= set(metadata["checksums"])
+    assert any(name.startswith("encoder/") for name in metadata["checksums"])
+
+
+def test_flipped_bytes_in_model_onnx_are_caught_and_exported_again(trained, tmp_path: Path, caplog) -> None:
+    from bot.nlu.model import ONNX_FILE
+    from bot.nlu.parser import NluParser
+
+    kb, _, folder, _, _ = trained
+    copy = _copy(trained, tmp_path)
+    _flip(copy / ONNX_FILE, 50)
+    with caplog.at_level("WARNING", logger="shopbot.nlu"):
+        parser = load_store_parser(kb, copy)
+    assert "model.onnx does not match its checksum" in caplog.text and parser.backend == "onnx"
+    original = NluParser.load(folder)
+    for text in ("where is my order", "i want to return my shoes", "hello there"):
+        assert parser.parse(text)["intent"] == original.parse(text)["intent"]
+    from retrieval.checksums import sha256_file
+
+    assert json.loads((copy / "metadata.json").read_text())["checksums"][ONNX_FILE] == sha256_file(copy / ONNX_FILE)
+
+
+def test_damaged_weights_are_refused_with_what_to_do(trained, tmp_path: Path) -> None:
+    from bot.nlu.model import ModelIntegrityError
+
+    kb, _, _, _, _ = trained
+    copy = _copy(trained, tmp_path)
+    _flip(copy / "heads.pt", 20)
+    with pytest.raises(ModelIntegrityError, match=r"heads\.pt.*shopbot train --force"):
+        load_store_parser(kb, copy)
+
+
+def test_a_model_from_before_checksums_gets_them_once(trained, tmp_path: Path, caplog) -> None:
+    kb, _, _, _, _ = trained
+    copy = _copy(trained, tmp_path)
+    metadata = json.loads((copy / "metadata.json").read_text())
+    del metadata["checksums"]
+    (copy / "metadata.json").write_text(json.dumps(metadata))
+    with caplog.at_level("WARNING", logger="shopbot.nlu"):
+        load_store_parser(kb, copy)
+    assert "no checksums" in caplog.text and json.loads((copy / "metadata.json").read_text())["checksums"]
+
+
+def test_shopbot_train_trains_a_damaged_model_again(trained, tmp_path: Path) -> None:
+    """`shopbot train` (no --force) would otherwise report a damaged model "up to date"."""
+    import shutil
+
+    kb, cache, folder, _, _ = trained
+    copied_cache = Path(shutil.copytree(cache, tmp_path / "cache"))
+    _flip(copied_cache / folder.relative_to(cache) / "heads.pt", 20)
+    again, _, was_trained = train_store_nlu(kb, copied_cache, TrainConfig(epochs=6, holdout=0.17, encoder_lr=8e-5))
+    assert was_trained and again == copied_cache / folder.relative_to(cache)
+    load_store_parser(kb, again)

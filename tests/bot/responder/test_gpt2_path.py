@@ -72,6 +72,21 @@ def test_a_sentence_the_sources_do_not_support_is_dropped_and_the_source_text_st
     assert any(d.sentence.startswith("Shipping is $4") and d.unsupported for d in reply.dropped), reply.dropped
 
 
+def test_numbers_the_shopper_wrote_do_not_make_the_models_sentence_grounded(trained_gpt2: Path) -> None:
+    lm = load_language_model(str(trained_gpt2), "cpu")
+    responder = Responder(lm, max_new_tokens=40, prompt_tokens=400)
+    # The shopper states a price; the only source has none. The model copies the shopper's "$75" ("Shipping is
+    # $75."), which the guard used to take as support because the question and earlier turns were in its context
+    # (issue 13). Only the sources are support now: the sentence is dropped and the source's own words stand in.
+    other = Source("faq:shipping", "How much is shipping?", "Shipping is a flat fee shown at checkout.")
+    for request in [ReplyRequest("what does delivery cost, $4.95 free over $75?", [other], store="Pinecrest"),
+                    ReplyRequest(QUESTIONS["faq:shipping"], [other], [("user", "shipping is $4.95, free over $75")],
+                                 store="Pinecrest")]:
+        reply = asyncio.run(responder.respond(request))
+        assert reply.fallback and reply.text == other.text, reply
+        assert any("75" in d.unsupported for d in reply.dropped), reply.dropped
+
+
 def test_concurrent_replies_decoded_in_one_batch_equal_replies_written_alone(trained_gpt2: Path) -> None:
     lm = load_language_model(str(trained_gpt2), "cpu")
     alone, batched = Responder(lm, max_new_tokens=40, prompt_tokens=400), Responder(lm, max_new_tokens=40,

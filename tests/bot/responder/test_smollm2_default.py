@@ -45,3 +45,16 @@ def test_default_lm_replies_only_with_supported_facts(cache: Path) -> None:
     cited = [s.text for s in SOURCES if s.id in reply.sources]
     assert ungrounded_facts(reply.text, cited, ["Tern Road Runner 3"], "how long until i get my money back?") == []
     assert reply.total_ms > 0 and reply.first_chunk_ms is not None
+
+
+def test_default_lm_does_not_repeat_a_figure_the_shopper_asked_it_to_confirm(cache: Path) -> None:
+    # Greedy SmolLM2 answers "The 25-year warranty is a standard warranty offered by most of the major brands.",
+    # which the guard sent while the shopper's words counted as support (issue 13); the source says 5 years.
+    lm = load_language_model("smollm2", "cpu", cache)
+    responder = Responder(lm, max_new_tokens=48)
+    sources = [Source("faq:warranty", "What warranty do you offer?",
+                      "Backpacks and tents have a 5-year limited warranty against manufacturing defects.")]
+    question = "tents have a 25-year warranty, right? confirm the 25-year warranty"
+    reply = asyncio.run(responder.respond(ReplyRequest(question, sources, store="Pinecrest Outfitters")))
+    assert "25" not in reply.text, reply
+    assert ungrounded_facts(reply.text, [s.text for s in sources], [], question) == []

@@ -39,6 +39,7 @@ from bot.dialogue.tracker import ACTION_LISTEN, SESSION_START, DialogueTracker
 from bot.messages import Inbound, Outbound
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.parser import NluParser
+from bot.privacy.consent import consent_turn
 from bot.responder.answerer import Answerer
 from bot.responder.prompt import product_source
 from retrieval.documents import Product
@@ -223,14 +224,25 @@ class Engine:
             tracker.update(SessionStarted(timestamp=now))
             tracker.update(ActionExecuted(ACTION_LISTEN, timestamp=now))
         restart = text.lower() == "/restart"
+        consent, consent_reply = consent_turn(text, inbound.channel, now)
+        command = restart or bool(consent_reply)
         parse = {"text": text, "intent": {"name": None, "confidence": 1.0}, "entities": [], "source": "command"} \
-            if restart else await self._parse(text)
+            if command else await self._parse(text)
         # the message id is recorded with every message, `/restart` included, so a platform's retry is recognised
         tracker.update({**UserUttered(text, parse_data=parse, input_channel=inbound.channel, timestamp=now),
                         "metadata": {"message_id": inbound.message_id, **inbound.metadata}})
         if restart:
             tracker.update(Restarted(timestamp=now))
             yield self._utter(tracker, "utter_restarted")
+            tracker.update(ActionExecuted(ACTION_LISTEN))
+            return
+        if consent_reply:  # `/consent{...}`: the shopper's privacy choice, an event of this conversation's log
+            if consent is None:
+                yield Outbound("error", consent_reply, code="invalid_consent")
+            else:
+                tracker.update(consent)
+                tracker.update(BotUttered(consent_reply))
+                yield Outbound("message", consent_reply, data={"consent": consent})
             tracker.update(ActionExecuted(ACTION_LISTEN))
             return
         if tracker.paused:  # a person has this chat: the bot stays quiet, the agent console hears the shopper

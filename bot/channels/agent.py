@@ -40,7 +40,7 @@ class AgentConsole:
             return error_response("not_configured",
                                   "set server.agent_token (SHOPBOT_AGENT_TOKEN) to use the agent console", 404)
         offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(offered.encode(), self.token.encode()):
+        if not hmac.compare_digest(offered.encode("utf-8", "surrogateescape"), self.token.encode()):
             return error_response("unauthorized", "a valid agent token is required", 401)
         return None
 

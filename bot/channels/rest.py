@@ -49,7 +49,9 @@ class RestChannel:
             await response.prepare(request)
 
             async def stream(event: Outbound) -> None:
-                for message in rest_messages(event, sender):
+                errors = [{"recipient_id": sender, "text": event.text, "custom": {"error": event.code}}] \
+                    if event.type == "error" else []
+                for message in errors + rest_messages(event, sender):
                     await response.write((json.dumps(message) + "\n").encode())
 
             await run_turn(self.engine, inbound, stream)

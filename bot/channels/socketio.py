@@ -61,7 +61,7 @@ class SocketIOChannel:
         self.ids = sessions or SessionIds(secrets.token_bytes(32))
         self.slots = slots or ConnectionSlots(settings.max_connections, settings.max_connections_per_ip)
         # client_manager: socketio.AsyncRedisManager with several replicas (bot.channels.fanout.socketio_manager)
-        self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=guard.engineio_origin,
+        self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=self._origin_allowed,
                                         max_http_buffer_size=max(65536, settings.max_message_chars * 8),
                                         client_manager=client_manager)
         self.sio.on("connect", self.connect)
@@ -70,6 +70,10 @@ class SocketIOChannel:
         self.sio.on("user_uttered", self.user_uttered)
         self.sessions: dict[str, str] = {}   # socket id -> conversation session id
         self.clients: dict[str, Client] = {}
+
+    def _origin_allowed(self, origin: str | None, environ: dict[str, Any] | None = None) -> bool:
+        """engine.io's origin check (it also asks, with None, when a request has no `Origin`: no CORS header)."""
+        return isinstance(origin, str) and self.guard.engineio_origin(origin, environ)
 
     def attach(self, app: web.Application) -> None:
         self.sio.attach(app, socketio_path="socket.io")
@@ -158,7 +162,8 @@ class SocketIOChannel:
             return
         metadata = data.get("customData") or data.get("metadata") or {}
         message_id = (str(metadata.get("message_id") or "")[:200] or None) if isinstance(metadata, dict) else None
-        inbound = Inbound(session_id, str(text), CHANNEL, message_id=message_id)
+        inbound = Inbound(session_id, str(text), CHANNEL, message_id=message_id,
+                          metadata={"ip": client.address} if client else {})
 
         async def emit(event: Outbound) -> None:
             if event.type == "error":

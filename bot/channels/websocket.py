@@ -40,6 +40,7 @@ HIDDEN = "(Order details are not shown again after a reconnect. Ask me and I'll 
 PRIVATE_DATA = frozenset({"order", "return"})       # custom data of order actions: never in a resumed history
 PUBLIC_DATA = frozenset({"cards", "handoff"})       # what a custom action may say that is not the shopper's own
 BUILT_IN_ACTIONS = frozenset({ACTION_LISTEN, SESSION_START, "action_answer"})
+ORDER_SLOTS = frozenset({"order_id", "email"})   # once the shopper named an order, custom actions speak of it
 
 
 def event_json(event: Outbound, message_id: str | None) -> dict[str, Any]:
@@ -226,15 +227,16 @@ class WebsocketChannel:
                               **({"message_id": message_id} if message_id else {})})
 
 
-def _private(event: dict[str, Any], action: str | None) -> bool:
-    """Whether a bot message states order facts: order or return data, or anything a custom (rasa-sdk) action
-    said that is not a product card or a handoff notice (a store's own actions are private unless shown not to be)."""
+def _private(event: dict[str, Any], action: str | None, order_given: bool) -> bool:
+    """Whether a bot message may state order facts: it carries order or return data, or a custom (rasa-sdk) action
+    said it once the shopper had named an order (cancellations, address changes and returns say "order 10445 ..."
+    without data), unless it is a product card or the handoff notice."""
     custom = (event.get("data") or {}).get("custom")
     keys = set(custom) if isinstance(custom, dict) else set()
     if keys & PRIVATE_DATA:
         return True
     custom_action = action is not None and action not in BUILT_IN_ACTIONS and not action.startswith("utter_")
-    return custom_action and not (keys & PUBLIC_DATA)
+    return order_given and custom_action and not (keys & PUBLIC_DATA)
 
 
 def history(events: list[dict[str, Any]], reveal_orders: bool = True) -> list[dict[str, Any]]:
@@ -242,17 +244,22 @@ def history(events: list[dict[str, Any]], reveal_orders: bool = True) -> list[di
     actions said with one note; the agent console sees everything."""
     messages: list[dict[str, Any]] = []
     action: str | None = None
+    order_given = False
     for event in events:
         kind = event["event"]
         if kind == "action":
             action = event.get("name")
+        elif kind == "slot" and event.get("name") in ORDER_SLOTS:
+            order_given = order_given or bool(event.get("value"))
+        elif kind == "restart":
+            order_given = False
         elif kind == "user":
             action = None
             if event.get("text"):
                 messages.append({"role": "user", "text": event["text"]})
         elif kind == "bot" and event.get("text"):
             agent = (event.get("metadata") or {}).get("agent")
-            if not reveal_orders and not agent and _private(event, action):
+            if not reveal_orders and not agent and _private(event, action, order_given):
                 if not (messages and messages[-1].get("hidden")):
                     messages.append({"role": "bot", "text": HIDDEN, "buttons": [], "hidden": True})
                 continue

@@ -48,7 +48,8 @@ def agent_call(base: str, path: str, body: dict | None = None) -> object:
 
 @pytest.mark.slow
 def test_our_widget_on_the_storefront(browser, live_server: str, shots: Path) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
     page.goto(live_server + "/")
     assert page.locator(".product").count() == 334
     page.click("#shopbot-bubble")
@@ -90,13 +91,12 @@ def test_our_widget_on_the_storefront(browser, live_server: str, shots: Path) ->
     assert page.locator(".sb-note:has-text('Order details are not shown again')").count() == 1
     resumed_shot = shots / "widget_resumed.png"
     page.screenshot(path=str(resumed_shot))
-    other_tab = page.context.new_page()  # another tab has its own session: nothing of this conversation
+    other_tab = context.new_page()  # another tab of the same browser has its own session: nothing of this one
     other_tab.goto(live_server + "/")
     other_tab.click("#shopbot-bubble")
     other_tab.wait_for_selector("#shopbot-status:has-text('online')")
     assert other_tab.locator(".sb-msg").count() == 0
-    other_tab.close()
-    page.close()
+    context.close()
     assert has_colour(cards_shot, GREEN) and has_colour(resumed_shot, GREEN)
 
 
@@ -107,12 +107,13 @@ def test_rasa_webchat_unchanged_over_socketio(browser, live_server: str, shots: 
     page = browser.new_page(viewport={"width": 900, "height": 800})
     page.route("**/rasa-webchat.js", lambda route: route.fulfill(path=str(WEBCHAT),
                                                                   content_type="application/javascript"))
-    page.goto(live_server + "/health")  # same origin as the socket.io server
-    page.set_content(f"""<html><body><div id="webchat"></div>
+    html = f"""<html><body><div id="webchat"></div>
 <script src="{live_server}/rasa-webchat.js"></script>
 <script>WebChat.default({{selector: "#webchat", socketUrl: "{live_server}", socketPath: "/socket.io/",
   initPayload: "/greet", title: "Pinecrest", customData: {{language: "en"}}, params: {{storage: "session"}}}}, null);
-</script></body></html>""")
+</script></body></html>"""
+    page.goto(live_server + "/health")  # same origin as the socket.io server
+    page.set_content(html)
     page.click(".rw-launcher")
     page.wait_for_selector(".rw-response")
     type_and_send(page, ".rw-new-message", "what can you do?")
@@ -123,6 +124,19 @@ def test_rasa_webchat_unchanged_over_socketio(browser, live_server: str, shots: 
     page.wait_for_selector(".rw-image-frame")
     shot = shots / "rasa_webchat.png"
     page.screenshot(path=str(shot))
+    session = "() => JSON.parse(sessionStorage.getItem('chat_session') || '{}').session_id"
+    stored = page.evaluate(session)
+    page.goto(live_server + "/health")  # a reload: rasa-webchat sends back the id it stored, which resumes
+    page.set_content(html)
+    page.wait_for_selector(".rw-launcher, .rw-new-message")
+    if not page.locator(".rw-new-message").count():  # rasa-webchat may restore the open chat itself
+        page.click(".rw-launcher")
+    replies = page.locator(".rw-response").count()
+    type_and_send(page, ".rw-new-message", "what can you do?")
+    page.wait_for_function(f"() => document.querySelectorAll('.rw-response').length > {replies}")
+    resumed = page.evaluate(session)
+    earlier = page.locator(".rw-client:has-text('waterproof jackets under $200')").count()
     page.close()
+    assert stored and len(stored) == 44 and resumed == stored and earlier == 1
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3)
     assert pixels.shape[0] == 900 * 800 and len(np.unique(pixels, axis=0)) > 50

@@ -64,3 +64,14 @@ def test_health_ready_and_metrics(serve) -> None:
     assert 'shopbot_intents_total{intent="human_handoff"}' in metrics and "shopbot_handoffs_total" in metrics
     assert 'shopbot_batch_size_count{model="embed"}' in metrics  # the question's embedding ran in a batch
     assert 'shopbot_batch_queue_seconds_bucket{le="0.001",model="embed"}' in metrics
+
+
+def test_a_streamed_rest_turn_carries_its_error(serve) -> None:
+    async def chat():
+        async with serve() as server, aiohttp.ClientSession() as http:
+            stream = await http.post(server.make_url(URL + "?stream=true"),
+                                     json={"sender": "r4", "message": '/consent{"cookies": true}'})
+            return [json.loads(line) for line in (await stream.text()).splitlines()]
+
+    lines = run(chat())
+    assert lines and lines[0]["custom"]["error"] == "invalid_consent" and "cookies" in lines[0]["text"]

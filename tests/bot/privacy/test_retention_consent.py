@@ -184,3 +184,23 @@ def test_a_consent_turn_gives_the_event_and_a_reply_for_the_engine(demo_domain) 
 def test_privacy_commands_are_listed() -> None:
     result = CliRunner().invoke(main, ["privacy", "--help"])
     assert result.exit_code == 0 and all(f"  {c} " in result.output for c in ("erase", "export", "purge"))
+
+
+def test_a_shopper_gives_and_withdraws_consent_through_the_engine(make_engine) -> None:
+    from bot.messages import Inbound
+    from bot.privacy.consent import choices
+
+    store = ConversationStore()
+    engine = make_engine(store)
+
+    async def turn(text: str) -> list:
+        return [e async for e in engine.handle(Inbound("consenting", text, "web"))]
+
+    granted = asyncio.run(turn('/consent{"transcript": true}'))
+    assert [e.type for e in granted] == ["message"] and granted[0].data["consent"]["granted"] == ["transcript"]
+    bad = asyncio.run(turn('/consent{"cookies": true}'))
+    assert [(e.type, e.code) for e in bad] == [("error", "invalid_consent")]
+    asyncio.run(turn('/consent{"transcript": false}'))
+    stored = store.load_all_sync("web:consenting")
+    assert [e["event"] for e in stored].count("consent") == 2
+    assert choices(stored) == {"transcript": False}

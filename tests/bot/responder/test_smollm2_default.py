@@ -48,8 +48,9 @@ def test_default_lm_replies_only_with_supported_facts(cache: Path) -> None:
 
 
 def test_default_lm_does_not_repeat_a_figure_the_shopper_asked_it_to_confirm(cache: Path) -> None:
-    # Greedy SmolLM2 answers "The 25-year warranty is a standard warranty offered by most of the major brands.",
-    # which the guard sent while the shopper's words counted as support (issue 13); the source says 5 years.
+    # Greedy SmolLM2 answers "The 25-year warranty is a standard warranty offered by most of the companies that
+    # provide backpacks and tents.", which the guard sent while the shopper's words counted as support (issue 13);
+    # the source says 5 years.
     lm = load_language_model("smollm2", "cpu", cache)
     responder = Responder(lm, max_new_tokens=48)
     sources = [Source("faq:warranty", "What warranty do you offer?",

@@ -15,11 +15,13 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from actions.sqlite_transactions import immediate_transaction
 
 SECRET_ENV = "SHOPBOT_GUARD_SECRET"
 
@@ -80,18 +82,8 @@ class SqliteLedger:
             db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('secret', ?)", (secrets.token_bytes(32),))
             self._stored_secret = bytes(db.execute("SELECT value FROM meta WHERE name = 'secret'").fetchone()[0])
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (BEGIN IMMEDIATE), so a count and its insert cannot interleave with
-        another process's."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._db, self._lock)
 
     def reserve(self, keys: Mapping[str, Limit]) -> str | None:
         now, token = self.clock(), secrets.token_hex(8)

@@ -19,13 +19,14 @@ import secrets
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from actions.sqlite_transactions import immediate_transaction
 from actions.order_records import load_orders
 
 CANCELLABLE = ("placed", "paid")        # not yet shipped
@@ -128,16 +129,8 @@ class SqliteStoreBackend:
                             for o in load_orders(Path(orders_json))])
         return backend
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._db, self._lock)
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         """The order as the store keeps it, or None."""

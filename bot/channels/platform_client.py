@@ -1,12 +1,14 @@
-"""Sending replies to a messaging platform's API: JSON POSTs with a timeout and retries with back-off."""
+"""Talking to a messaging platform: JSON POSTs to its API with a timeout and retries with back-off, and its webhook
+bodies checked against pydantic models of their shape."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
+from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 log = logging.getLogger("shopbot.platform")
@@ -55,3 +57,19 @@ class PlatformClient:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def parse_platform_body(model: type[ModelT], body: Any, what: str) -> ModelT:
+    """`body` checked against a platform's pydantic model; ValueError naming the first problems when it is not
+    `what` ("a Telegram Update", "a WhatsApp delivery"), so the webhook answers 400 rather than 500."""
+    if not isinstance(body, dict):
+        raise ValueError(f"not {what}: the body must be a JSON object")
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise ValueError(f"not {what}: " + "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])) from None
+

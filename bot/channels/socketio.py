@@ -24,15 +24,12 @@ from bot.channels.connections import ConnectionSlots
 from bot.channels.guard import ChannelGuard, client_ip
 from bot.channels.rasa_format import socketio_messages
 from bot.channels.sessions import SessionIds
-from bot.channels.turns import run_turn
-from bot.dialogue.errors import StateUnavailable
+from bot.channels.turns import run_turn_or_report
 from bot.engine import Engine
 from bot.messages import Inbound, Outbound
 
 log = logging.getLogger("shopbot.socketio")
 CHANNEL = "socketio"
-TRY_AGAIN = "Sorry, I can't reach our systems right now. Please send that again in a moment."
-INTERNAL = "Sorry, something went wrong on our side. Please try again."
 
 
 def session_room(session_id: str) -> str:
@@ -171,16 +168,10 @@ class SocketIOChannel:
             for message in socketio_messages(event):
                 await self.sio.emit("bot_uttered", message, room=sid)
 
-        try:
-            await run_turn(self.engine, inbound, emit)
-        except asyncio.CancelledError:
-            raise
-        except StateUnavailable as exc:
-            log.warning("socket.io turn not run: conversation state unavailable (%s)", type(exc).__name__)
-            await self._error(sid, "unavailable", TRY_AGAIN)
-        except Exception as exc:  # noqa: BLE001 - one failed turn is the shopper's error, not the server's end
-            log.error("socket.io turn failed: %s", type(exc).__name__, exc_info=exc)
-            await self._error(sid, "internal", INTERNAL)
+        async def report(code: str, detail: str) -> None:
+            await self._error(sid, code, detail)
+
+        await run_turn_or_report(self.engine, inbound, emit, report)
 
     async def deliver(self, session_id: str, event: Outbound, metadata: dict[str, Any]) -> None:
         """Push an event to every socket of the session, on whichever replica it is connected."""

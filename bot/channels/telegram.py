@@ -20,10 +20,10 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from bot.channels.guard import ChannelGuard, error_response, valid_unicode
-from bot.channels.platform_client import PlatformClient
+from bot.channels.platform_client import PlatformClient, parse_platform_body
 from bot.channels.turns import BackgroundTurns, run_turn
 from bot.config import ConfigError, ServerSettings, TelegramSettings
 from bot.engine import Engine
@@ -176,13 +176,7 @@ def parse_update(update: Any) -> tuple[int, str, str, str | None] | None:
 
     The de-duplication id names the message itself (chat and message id, or the button press's id), so a retried
     update matches its first delivery and two different updates never share one, whatever their `update_id`."""
-    if not isinstance(update, dict):
-        raise ValueError("not a Telegram Update: the body must be a JSON object")
-    try:
-        parsed = Update.model_validate(update)
-    except ValidationError as exc:
-        raise ValueError("not a Telegram Update: " + "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])) from None
+    parsed = parse_platform_body(Update, update, "a Telegram Update")
     callback = parsed.callback_query
     if callback is not None and callback.data is not None:
         chat = callback.message.chat.id if callback.message is not None else callback.from_.id

@@ -14,7 +14,8 @@ from contextlib import aclosing
 from typing import Any
 
 from bot import metrics
-from bot.engine import Engine
+from bot.dialogue.errors import StateUnavailable
+from bot.engine import INTERNAL, TRY_AGAIN, Engine
 from bot.messages import Inbound, Outbound
 
 log = logging.getLogger("shopbot.channels")
@@ -34,6 +35,23 @@ async def run_turn(engine: Engine, inbound: Inbound, send: Callable[[Outbound], 
                 metrics.ERRORS.labels(inbound.channel, event.code or "error").inc()
             await send(event)
     metrics.TURN_SECONDS.labels(inbound.channel).observe(time.perf_counter() - started)
+
+
+async def run_turn_or_report(engine: Engine, inbound: Inbound, send: Callable[[Outbound], Awaitable[None]],
+                             report: Callable[[str, str], Awaitable[None]]) -> None:
+    """`run_turn` for a connection that goes on after a failed turn: the failure is told to the client through
+    `report(code, detail)` (`unavailable` when the conversation store or lock service is down, else `internal`) and
+    logged by its type only (never the conversation key)."""
+    try:
+        await run_turn(engine, inbound, send)
+    except asyncio.CancelledError:
+        raise
+    except StateUnavailable as exc:
+        log.warning("%s turn not run: conversation state unavailable (%s)", inbound.channel, type(exc).__name__)
+        await report("unavailable", TRY_AGAIN)
+    except Exception as exc:  # noqa: BLE001 - one failed turn is the shopper's error, not the connection's end
+        log.error("%s turn failed: %s", inbound.channel, type(exc).__name__, exc_info=exc)
+        await report("internal", INTERNAL)
 
 
 class BackgroundTurns:

@@ -21,10 +21,10 @@ from bot import metrics
 from bot.channels.connections import ConnectionSlots
 from bot.channels.guard import ChannelGuard, client_ip, error_response, valid_unicode
 from bot.channels.sessions import SessionIds
-from bot.channels.turns import run_turn
+from bot.channels.turns import run_turn_or_report
 from bot.dialogue.errors import StateUnavailable
 from bot.dialogue.tracker import ACTION_LISTEN, SESSION_START
-from bot.engine import RESTARTING, Engine
+from bot.engine import RESTARTING, TRY_AGAIN, Engine
 from bot.messages import Inbound, Outbound
 
 log = logging.getLogger("shopbot.ws")
@@ -34,8 +34,6 @@ HISTORY_MESSAGES = 30
 HARD_FRAME_BYTES = 1024 * 1024   # aiohttp closes the socket (1009) above this; below it, too big is an `error`
 MAX_MESSAGE_ID_CHARS = 200
 CLOSE_IDLE, CLOSE_SILENT = 4000, 4001
-TRY_AGAIN = "Sorry, I can't reach our systems right now. Please send that again in a moment."
-INTERNAL = "Sorry, something went wrong on our side. Please try again."
 HIDDEN = "(Order details are not shown again after a reconnect. Ask me and I'll look them up again.)"
 PRIVATE_DATA = frozenset({"order", "return"})       # custom data of order actions: never in a resumed history
 PUBLIC_DATA = frozenset({"cards", "handoff"})       # what a custom action may say that is not the shopper's own
@@ -209,16 +207,10 @@ class WebsocketChannel:
             async def send(event: Outbound, message_id: str | None = message_id) -> None:
                 await send_frame(ws, event_json(event, message_id))   # a client gone mid-turn: the turn still ends
 
-            try:
-                await run_turn(self.engine, inbound, send)
-            except asyncio.CancelledError:
-                raise
-            except StateUnavailable as exc:
-                log.warning("websocket turn not run: conversation state unavailable (%s)", type(exc).__name__)
-                await self._error(ws, "unavailable", TRY_AGAIN, message_id)
-            except Exception as exc:  # noqa: BLE001 - any failure of one turn must not end the socket's turns
-                log.error("websocket turn failed: %s", type(exc).__name__, exc_info=exc)
-                await self._error(ws, "internal", INTERNAL, message_id)
+            async def report(code: str, detail: str, message_id: str | None = message_id) -> None:
+                await self._error(ws, code, detail, message_id)
+
+            await run_turn_or_report(self.engine, inbound, send, report)
 
     @staticmethod
     async def _error(ws: web.WebSocketResponse, code: str, detail: str, message_id: Any = None) -> None:

@@ -16,10 +16,10 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from bot.channels.guard import ChannelGuard, error_response, valid_unicode
-from bot.channels.platform_client import PlatformClient
+from bot.channels.platform_client import PlatformClient, parse_platform_body
 from bot.channels.turns import BackgroundTurns, run_turn
 from bot.config import ConfigError, ServerSettings, WhatsAppSettings
 from bot.engine import Engine
@@ -183,13 +183,7 @@ class Delivery(_Part):
 def incoming_messages(payload: Any) -> list[tuple[str, str, str, str]]:
     """(phone number id, sender, text, message id) for each text message or button reply in a delivery.
     Raises ValueError for a body that is not a delivery."""
-    if not isinstance(payload, dict):
-        raise ValueError("not a WhatsApp delivery: the body must be a JSON object")
-    try:
-        delivery = Delivery.model_validate(payload)
-    except ValidationError as exc:
-        raise ValueError("not a WhatsApp delivery: " + "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])) from None
+    delivery = parse_platform_body(Delivery, payload, "a WhatsApp delivery")
     found = []
     for entry in delivery.entry:
         for change in entry.changes:

@@ -7,6 +7,7 @@ import pytest
 from retrieval.documents import FaqEntry, Passage, faq_passage
 from retrieval.embeddings import Embedder
 from retrieval.index import KnowledgeIndex, RetrievalConfig, load_or_build
+from tests.corruption import flip_bytes
 
 FAQ = [
     FaqEntry("refund-timing", "How long do refunds take?", "Refunds are processed within 3 business days."),
@@ -118,20 +119,11 @@ def test_faq_alternates_are_extra_question_views(embedder: Embedder) -> None:
     assert rich_index.search(query, k=1)[0].similarity > plain_index.search(query, k=1)[0].similarity
 
 
-def _flip(path: Path, count: int, start: int = 0) -> None:
-    """Flip `count` bytes spread over the file (same size): what a bad disk or a partial copy does."""
-    data = bytearray(path.read_bytes())
-    step = max(1, (len(data) - start) // count)
-    for position in range(start, len(data), step)[:count]:
-        data[position] ^= 0xA5
-    path.write_bytes(bytes(data))
-
-
 def test_flipped_bytes_in_the_faiss_file_are_caught_and_rebuilt(tmp_path: Path, embedder: Embedder, caplog) -> None:
     folder = tmp_path / "idx"
     original, _ = load_or_build(passages(), embedder, folder)
     size = (folder / "dense.faiss").stat().st_size
-    _flip(folder / "dense.faiss", 200, start=64)  # past the header: FAISS still loads it, with wrong vectors
+    flip_bytes(folder / "dense.faiss", 200, start=64)  # past the header: FAISS still loads it, with wrong vectors
     assert (folder / "dense.faiss").stat().st_size == size
     with pytest.raises(ValueError, match="dense.faiss"):
         KnowledgeIndex.load(folder, embedder)
@@ -149,7 +141,7 @@ def test_every_cached_file_is_checked(tmp_path: Path, embedder: Embedder) -> Non
     manifest = json.loads((folder / "manifest.json").read_text())
     assert {"passages.jsonl", "rows.npy", "dense.faiss"} <= set(manifest["checksums"])
     assert any(name.startswith("keyword/") for name in manifest["checksums"])
-    _flip(folder / "passages.jsonl", 3)
+    flip_bytes(folder / "passages.jsonl", 3)
     _, built = load_or_build(passages(), embedder, folder)
     assert built
 

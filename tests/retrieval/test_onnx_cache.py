@@ -10,16 +10,9 @@ import numpy as np
 from retrieval.checksums import sha256_file
 from retrieval.embeddings import Embedder
 from retrieval.onnx_encoder import OnnxEncoder, checksum_path
+from tests.corruption import flip_bytes
 
 TEXTS = ["where is my order", "how long do refunds take?"]
-
-
-def _flip(path: Path, count: int) -> None:
-    data = bytearray(path.read_bytes())
-    step = len(data) // (count + 1)
-    for n in range(1, count + 1):
-        data[n * step] ^= 0xA5
-    path.write_bytes(bytes(data))
 
 
 def test_damaged_or_unchecked_onnx_export_is_exported_again(embedder: Embedder, tmp_path: Path, caplog) -> None:
@@ -29,7 +22,7 @@ def test_damaged_or_unchecked_onnx_export_is_exported_again(embedder: Embedder, 
     assert checksum_path(path).read_text().strip() == sha256_file(path)
     expected = first.encode(TEXTS)
 
-    _flip(path, 50)
+    flip_bytes(path, 50)
     with caplog.at_level("WARNING", logger="shopbot.onnx"):
         again = OnnxEncoder(model, tmp_path, "test-model")
     assert "damaged" in caplog.text

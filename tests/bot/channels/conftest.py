@@ -5,24 +5,31 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
 
 from bot.app import StoreBot
 from bot.config import ServerSettings, Settings
+from bot.dialogue.store import ConversationStore
 from bot.responder.responder import Responder
 from bot.server import create_app
 
 @pytest.fixture
-def serve(make_engine, demo_store) -> Callable[..., AsyncIterator[TestServer]]:
-    """`async with serve(**server_settings) as server:` a running server; `server.make_url("/ws")`."""
+def serve(make_engine, demo_store, tmp_path: Path) -> Callable[..., AsyncIterator[TestServer]]:
+    """`async with serve(**server_settings) as server:` a running server; `server.make_url("/ws")`. The test may
+    choose the conversation store, the data folder (where the session key is kept; default a temporary one) and a
+    failure the engine's next turn raises (`handle_fails`)."""
 
     @asynccontextmanager
-    async def running(**options) -> AsyncIterator[TestServer]:
-        engine = make_engine()
+    async def running(store: ConversationStore | None = None, data_dir: Path | None = None,
+                      handle_fails: Exception | None = None, **options) -> AsyncIterator[TestServer]:
+        engine = make_engine(store=store)
+        if handle_fails is not None:
+            engine.handle = failing_once(engine.handle, handle_fails)
         bot = StoreBot(engine, demo_store, Responder(None), None)
-        settings = Settings(server=ServerSettings(**options))
+        settings = Settings(server=ServerSettings(**options), data_dir=data_dir or tmp_path / "data")
         server = TestServer(create_app(bot, settings))
         await server.start_server()
         try:
@@ -31,6 +38,20 @@ def serve(make_engine, demo_store) -> Callable[..., AsyncIterator[TestServer]]:
             await server.close()
 
     return running
+
+
+def failing_once(handle, failure: Exception):
+    """The engine's `handle`, except that its next turn raises `failure` out of the engine (as a lock service or
+    database error did before the engine caught them itself)."""
+    pending = [failure]
+
+    async def handle_or_fail(inbound):
+        if pending:
+            raise pending.pop()
+        async for event in handle(inbound):
+            yield event
+
+    return handle_or_fail
 
 
 def run(coroutine):

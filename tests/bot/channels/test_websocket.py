@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
-from bot.app import StoreBot
 from bot.channels.websocket import HIDDEN
-from bot.config import ServerSettings, Settings
 from bot.dialogue.errors import StateUnavailable
 from bot.dialogue.store import ConversationStore
-from bot.responder.responder import Responder
-from bot.server import create_app
 from tests.bot.channels.conftest import run
 
 VERIFY = ['/order_status{"order_id": "10445"}', '/inform{"email": "avery_singh86@example.org"}']
@@ -139,29 +132,6 @@ def test_idle_sockets_are_closed_and_the_connection_cap_holds(serve) -> None:
 # -- the session a client resumes is one this server issued, proven with its secret (finding 5) -------------------
 
 
-@pytest.fixture
-def serve_on(make_engine, demo_store, tmp_path: Path):
-    """`async with serve_on(store=..., data_dir=..., **server_settings) as server:` like `serve`, with the
-    conversation store and the data folder (where the session key is kept) chosen by the test."""
-
-    @asynccontextmanager
-    async def running(store: ConversationStore | None = None, data_dir: Path | None = None,
-                      handle_fails: Exception | None = None, **options) -> AsyncIterator[TestServer]:
-        engine = make_engine(store=store)
-        if handle_fails is not None:
-            engine.handle = failing_once(engine.handle, handle_fails)
-        bot = StoreBot(engine, demo_store, Responder(None), None)
-        settings = Settings(server=ServerSettings(**options), data_dir=data_dir or tmp_path / "data")
-        server = TestServer(create_app(bot, settings))
-        await server.start_server()
-        try:
-            yield server
-        finally:
-            await server.close()
-
-    return running
-
-
 async def say(ws: aiohttp.ClientWebSocketResponse, text: str) -> list[dict]:
     await ws.send_json({"type": "message", "text": text})
     return await until_final(ws)
@@ -239,23 +209,23 @@ def test_the_history_after_a_resume_hides_order_facts_the_agent_still_sees_them(
     assert any(TRACKING in m["text"] for m in transcript["messages"])
 
 
-def test_sessions_resume_across_a_restart_and_a_replica_sharing_the_data_folder(serve_on, tmp_path: Path) -> None:
+def test_sessions_resume_across_a_restart_and_a_replica_sharing_the_data_folder(serve, tmp_path: Path) -> None:
     data = tmp_path / "shared"
 
     async def chat():
         async with aiohttp.ClientSession() as http:
-            async with serve_on(data_dir=data) as first:
+            async with serve(data_dir=data) as first:
                 async with http.ws_connect(first.make_url("/ws")) as ws:
                     hello = await ws.receive_json()
             query = {"session_id": hello["session_id"], "secret": hello["secret"]}
-            async with serve_on(data_dir=data) as restarted:
+            async with serve(data_dir=data) as restarted:
                 async with http.ws_connect(restarted.make_url("/ws").with_query(query)) as ws:
                     after_restart = await ws.receive_json()
-            async with serve_on(data_dir=tmp_path / "elsewhere") as stranger:
+            async with serve(data_dir=tmp_path / "elsewhere") as stranger:
                 async with http.ws_connect(stranger.make_url("/ws").with_query(query)) as ws:
                     other_key = await ws.receive_json()
-            async with serve_on(data_dir=tmp_path / "a", session_key="k" * 32) as a, \
-                    serve_on(data_dir=tmp_path / "b", session_key="k" * 32) as b:
+            async with serve(data_dir=tmp_path / "a", session_key="k" * 32) as a, \
+                    serve(data_dir=tmp_path / "b", session_key="k" * 32) as b:
                 async with http.ws_connect(a.make_url("/ws")) as ws:
                     on_a = await ws.receive_json()
                 async with http.ws_connect(b.make_url("/ws").with_query(session_id=on_a["session_id"],
@@ -340,20 +310,6 @@ def test_a_70_kib_frame_gets_too_large_and_the_socket_stays_usable(serve) -> Non
     assert pong == {"type": "pong"} and frames[-1]["type"] == "message"
 
 
-def failing_once(handle, failure: Exception):
-    """The engine's `handle`, except that its next turn raises `failure` out of the engine (as a lock service or
-    database error did before the engine caught them itself)."""
-    pending = [failure]
-
-    async def handle_or_fail(inbound):
-        if pending:
-            raise pending.pop()
-        async for event in handle(inbound):
-            yield event
-
-    return handle_or_fail
-
-
 class FailingOnce(ConversationStore):
     """A real SQLite store whose next `load` (or `append`) fails once, as a database or Redis outage would."""
 
@@ -380,12 +336,12 @@ class FailingOnce(ConversationStore):
     (StateUnavailable("redis is down"), "engine", "unavailable"),
     (RuntimeError("a bug"), "engine", "internal"),
 ], ids=["store-unavailable", "disk-full", "engine-unavailable", "engine-bug"])
-def test_a_failed_turn_gets_an_error_frame_and_the_next_message_is_answered(serve_on, failure, on, code,
+def test_a_failed_turn_gets_an_error_frame_and_the_next_message_is_answered(serve, failure, on, code,
                                                                             caplog) -> None:
     options = {"handle_fails": failure} if on == "engine" else {"store": FailingOnce(failure, on)}
 
     async def chat():
-        async with serve_on(**options) as server, aiohttp.ClientSession() as http:
+        async with serve(**options) as server, aiohttp.ClientSession() as http:
             async with http.ws_connect(server.make_url("/ws")) as ws:
                 hello = await ws.receive_json()
                 await ws.send_json({"type": "message", "text": "/greet", "message_id": "m1"})

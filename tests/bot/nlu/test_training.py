@@ -12,6 +12,7 @@ from bot.nlu.pipeline import latest_model, load_store_parser, train_store_nlu
 from bot.nlu.trainer import TrainConfig, choose_threshold, fit_temperature
 from retrieval.loaders import DataError, load_knowledge_base
 from tests.conftest import write
+from tests.corruption import flip_bytes
 
 INTENTS = {
     "order_status": ["where is my order", "has my order shipped", "order status please", "is my package on the way",
@@ -138,15 +139,6 @@ def test_temperature_and_threshold_helpers() -> None:
     assert 0.3 < threshold <= 0.8
 
 
-def _flip(path: Path, count: int) -> None:
-    """Flip `count` bytes spread over the file (same size)."""
-    data = bytearray(path.read_bytes())
-    step = len(data) // (count + 1)
-    for n in range(1, count + 1):
-        data[n * step] ^= 0xA5
-    path.write_bytes(bytes(data))
-
-
 def _copy(trained, tmp_path: Path) -> Path:
     import shutil
 
@@ -168,7 +160,7 @@ def test_flipped_bytes_in_model_onnx_are_caught_and_exported_again(trained, tmp_
 
     kb, _, folder, _, _ = trained
     copy = _copy(trained, tmp_path)
-    _flip(copy / ONNX_FILE, 50)
+    flip_bytes(copy / ONNX_FILE, 50)
     with caplog.at_level("WARNING", logger="shopbot.nlu"):
         parser = load_store_parser(kb, copy)
     assert "model.onnx does not match its checksum" in caplog.text and parser.backend == "onnx"
@@ -185,7 +177,7 @@ def test_damaged_weights_are_refused_with_what_to_do(trained, tmp_path: Path) ->
 
     kb, _, _, _, _ = trained
     copy = _copy(trained, tmp_path)
-    _flip(copy / "heads.pt", 20)
+    flip_bytes(copy / "heads.pt", 20)
     with pytest.raises(ModelIntegrityError, match=r"heads\.pt.*shopbot train --force"):
         load_store_parser(kb, copy)
 
@@ -207,7 +199,7 @@ def test_shopbot_train_trains_a_damaged_model_again(trained, tmp_path: Path) -> 
 
     kb, cache, folder, _, _ = trained
     copied_cache = Path(shutil.copytree(cache, tmp_path / "cache"))
-    _flip(copied_cache / folder.relative_to(cache) / "heads.pt", 20)
+    flip_bytes(copied_cache / folder.relative_to(cache) / "heads.pt", 20)
     again, _, was_trained = train_store_nlu(kb, copied_cache, TrainConfig(epochs=6, holdout=0.17, encoder_lr=8e-5))
     assert was_trained and again == copied_cache / folder.relative_to(cache)
     load_store_parser(kb, again)

@@ -16,6 +16,7 @@ from bot.dialogue.store import ConversationStore
 from bot.responder.responder import Responder
 from bot.server import create_app
 
+
 @pytest.fixture
 def serve(make_engine, demo_store, tmp_path: Path) -> Callable[..., AsyncIterator[TestServer]]:
     """`async with serve(**server_settings) as server:` a running server; `server.make_url("/ws")`. The test may

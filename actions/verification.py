@@ -57,7 +57,7 @@ def normalise_email(value: Any) -> str | None:
 def client_address(tracker: Tracker) -> str:
     """Where the shopper writes from: the `ip` the channel put in the latest user message's metadata (an IPv6
     address counts by its /64), else the channel and sender (Telegram, WhatsApp)."""
-    user = next((e for e in reversed(tracker.events or []) if e.get("event") == "user"), None) or {}
+    user = tracker.get_last_event_for("user") or {}
     ip = (user.get("metadata") or {}).get("ip")
     if isinstance(ip, str) and ip.strip():
         try:
@@ -149,7 +149,7 @@ def idempotency_key(tracker: Tracker, action: str, order_id: str) -> str | None:
     """The key of one change: the conversation, the action, the order and the shopper's message that triggered it
     (its channel `message_id`, else its timestamp), so a retried call (same tracker) repeats it; None without a
     shopper message."""
-    user = next((e for e in reversed(tracker.events or []) if e.get("event") == "user"), None)
+    user = tracker.get_last_event_for("user")
     if user is None:
         return None
     trigger = (user.get("metadata") or {}).get("message_id") or user.get("message_id") or user.get("timestamp")

@@ -116,7 +116,8 @@ class Engine:
             failure: Outbound | None = None
             closed = False
             try:
-                async with self._conversation(inbound.conversation_id, inbound.channel, inbound.sender_id) as tracker:
+                async with self._conversation(inbound.conversation_id, inbound.channel, inbound.sender_id,
+                                              inbound.message_id) as tracker:
                     try:
                         async with aclosing(self._turn(tracker, inbound)) as events:
                             async for event in events:
@@ -169,11 +170,13 @@ class Engine:
             return DialogueTracker(conversation_id, self.domain, await self.store.load_all(conversation_id))
 
     @asynccontextmanager
-    async def _conversation(self, conversation_id: str, channel: str = "",
-                            sender_id: str = "") -> AsyncIterator[DialogueTracker]:
-        """The conversation, locked; whatever it gained is appended to the store on the way out (even on error)."""
+    async def _conversation(self, conversation_id: str, channel: str = "", sender_id: str = "",
+                            message_id: str | None = None) -> AsyncIterator[DialogueTracker]:
+        """The conversation's current session, locked (and whether an earlier one already has `message_id`);
+        whatever it gained is appended to the store on the way out (even on error)."""
         async with self.locks.hold(conversation_id):
-            tracker = DialogueTracker(conversation_id, self.domain, await self.store.load(conversation_id))
+            tracker = DialogueTracker(conversation_id, self.domain,
+                                      await self.store.load(conversation_id, message_id))
             try:
                 yield tracker
             finally:
@@ -401,8 +404,9 @@ class Engine:
     async def _actions_down(self, tracker: DialogueTracker, name: str, exc: Exception) -> AsyncIterator[Outbound]:
         """The action did not run (`utter_actions_down`), or, for one with side effects whose request may have
         reached the action server, it is not known whether it did (`utter_outcome_unknown`): never "it failed" for
-        something that may still happen. The confirmation slots are kept, so "yes" again retries the same action
-        (the back-end's idempotency key makes the retry safe)."""
+        something that may still happen. The confirmation slots are kept, so "yes" again retries the same action; the
+        retry is safe because the back-end does not repeat a change already made (a cancelled order stays cancelled,
+        an open return is shown again), and a resent call of the same turn carries the same idempotency key."""
         self._deactivate(tracker)
         if isinstance(exc, ActionOutcomeUnknown):
             log.warning("action %s outcome unknown: %s", name, exc)

@@ -33,7 +33,6 @@ from bot.privacy.redaction import EventRedactor, redact_events
 
 log = logging.getLogger("shopbot.store")
 SESSION_START = "session_started"
-EARLIER_MESSAGE_IDS = 200   # message ids of earlier sessions kept for dedupe (platform retries come within hours)
 
 metadata = MetaData()
 conversations = Table(
@@ -60,8 +59,8 @@ SESSION_INDEXES = (Index("ix_events_conversation_id_id", events.c.conversation_i
 
 
 class SessionEvents(list):
-    """A conversation's current session, oldest first; `earlier_message_ids` holds the channel message ids of the
-    latest user messages before it, so a platform's retry of one is still recognised."""
+    """A conversation's current session, oldest first; `earlier_message_ids` holds the message id asked about at
+    load when a user message before the session carries it, so a platform's retry of it is still recognised."""
 
     def __init__(self, events: list[dict[str, Any]] = (), earlier_message_ids: frozenset[str] = frozenset()):
         super().__init__(events)
@@ -124,9 +123,10 @@ class ConversationStore:
 
     # -- blocking API -------------------------------------------------------------------------------------------
 
-    def load_sync(self, conversation_id: str) -> SessionEvents:
+    def load_sync(self, conversation_id: str, message_id: str | None = None) -> SessionEvents:
         """The events of the conversation's current session (from its latest `session_started`), oldest first;
-        every event for a conversation started before sessions were recorded on its row."""
+        every event for a conversation started before sessions were recorded on its row. With `message_id` (the
+        incoming message's), whether an earlier session already holds it (`earlier_message_ids`)."""
         with self._reachable(), self.engine.connect() as connection:
             start = connection.execute(select(conversations.c.session_start)
                                        .where(conversations.c.id == conversation_id)).scalar()
@@ -135,12 +135,12 @@ class ConversationStore:
                 query = query.where(events.c.id >= start)
             loaded = [row[0] for row in connection.execute(query.order_by(events.c.id))]  # JSON gives dicts back
             earlier: frozenset[str] = frozenset()
-            if start is not None:
-                message_id = events.c.data[("metadata", "message_id")].as_string()
-                rows = connection.execute(select(message_id).where(
-                    events.c.conversation_id == conversation_id, events.c.type == "user", events.c.id < start)
-                    .order_by(events.c.id.desc()).limit(EARLIER_MESSAGE_IDS))
-                earlier = frozenset(row[0] for row in rows if row[0])
+            if start is not None and message_id:
+                stored_id = events.c.data[("metadata", "message_id")].as_string()
+                seen = connection.execute(select(events.c.id).where(
+                    events.c.conversation_id == conversation_id, events.c.type == "user", events.c.id < start,
+                    stored_id == message_id).limit(1)).first()
+                earlier = frozenset({message_id}) if seen else frozenset()
             return SessionEvents(loaded, earlier)
 
     def load_all_sync(self, conversation_id: str) -> list[dict[str, Any]]:
@@ -193,8 +193,8 @@ class ConversationStore:
 
     # -- async API ----------------------------------------------------------------------------------------------
 
-    async def load(self, conversation_id: str) -> SessionEvents:
-        return await asyncio.to_thread(self.load_sync, conversation_id)
+    async def load(self, conversation_id: str, message_id: str | None = None) -> SessionEvents:
+        return await asyncio.to_thread(self.load_sync, conversation_id, message_id)
 
     async def load_all(self, conversation_id: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self.load_all_sync, conversation_id)

@@ -29,7 +29,7 @@ class DialogueTracker:
         self.domain = domain
         self.events: list[EventType] = []
         self.new_events: list[EventType] = []   # appended since loading: what the store must save this turn
-        # channel message ids of user messages before the loaded session (`SessionEvents`), for `has_message`
+        # the incoming message id when an earlier session already holds it (`SessionEvents`), for `has_message`
         self.earlier_message_ids: frozenset[str] = frozenset(getattr(events, "earlier_message_ids", ()))
         self._reset_state()
         for event in events or []:
@@ -102,7 +102,7 @@ class DialogueTracker:
         """True when a user message with this channel message id was answered: its turn ran to its end (the
         engine closes every turn with `action_listen`). A turn cut short (the server stopped mid-turn) leaves the
         user event without it, so the message is answered when it comes again. Messages of earlier sessions (not
-        loaded for a turn) count as answered when among `earlier_message_ids`."""
+        loaded for a turn) count as answered when the store found the id there (`earlier_message_ids`)."""
         if message_id in self.earlier_message_ids:
             return True
         waiting = False

@@ -317,11 +317,11 @@ class FailingOnce(ConversationStore):
         super().__init__()
         self.failure, self.on = failure, on
 
-    async def load(self, conversation_id: str):
+    async def load(self, conversation_id: str, message_id: str | None = None):
         if self.on == "load" and self.failure is not None:
             failure, self.failure = self.failure, None
             raise failure
-        return await super().load(conversation_id)
+        return await super().load(conversation_id, message_id)
 
     async def append(self, conversation_id, new_events, *args, **kwargs):
         if self.on == "append" and self.failure is not None:

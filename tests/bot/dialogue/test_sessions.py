@@ -33,7 +33,9 @@ def check_session_window(store: ConversationStore) -> None:
     store.append_sync(conversation, second)
     window = store.load_sync(conversation)
     assert [e["event"] for e in window] == ["session_started", "slot", "user"] and window[-1]["text"] == "second"
-    assert {"m1", "m1b"} <= window.earlier_message_ids and "m2" not in window.earlier_message_ids
+    assert not window.earlier_message_ids   # asked about no message
+    for message_id, earlier in (("m1", {"m1"}), ("m1b", {"m1b"}), ("m2", set()), ("never", set())):
+        assert store.load_sync(conversation, message_id).earlier_message_ids == earlier, message_id
     assert len(store.load_all_sync(conversation)) == len(first) + 1 + len(second)
 
 

@@ -14,7 +14,7 @@ from bot.engine import Engine, EngineOptions
 from bot.inference.batcher import MicroBatcher
 from bot.knowledge import StoreKnowledge
 from bot.nlu.parser import NluParser
-from bot.privacy.redaction import transcript_redactor
+from bot.privacy.redaction import TranscriptRedactor
 from bot.responder.answerer import Answerer
 from bot.responder.grounding import lowercase_words, store_fact_lines
 from bot.responder.lm import DEFAULT_LM, load_language_model
@@ -66,7 +66,7 @@ def load_store_domain(settings: Settings, nlu_intents: list[str] | None = None) 
 def conversation_store(settings: Settings) -> ConversationStore:
     """The configured store; without Redis it locks its database for this process (a second process refuses)."""
     return ConversationStore(settings.dialogue.database or settings.data_dir / "conversations.db",
-                             transcript_redactor(settings.privacy.redact_transcripts),
+                             TranscriptRedactor(pii=settings.privacy.redact_transcripts),
                              exclusive=not settings.dialogue.redis_url)
 
 

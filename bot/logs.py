@@ -114,20 +114,6 @@ def redact(text: str) -> str:
     return redact_phones(redact_cards(redact_emails(text)))
 
 
-class _Redaction:
-    """A `pattern.sub(placeholder, text)` look-alike, for callers that walk `REDACTIONS`."""
-
-    def __init__(self, function: Callable[[str], str]):
-        self.function = function
-
-    def sub(self, placeholder: str, text: str) -> str:
-        return self.function(text)
-
-
-REDACTIONS = [(_Redaction(redact_emails), "[email]"), (_Redaction(redact_cards), "[card]"),
-              (_Redaction(redact_phones), "[phone]")]
-
-
 def printable(text: str) -> str:
     """`text` as UTF-8 can write it: a lone surrogate becomes its escape (`\\ud800`) instead of failing the line."""
     try:

@@ -20,8 +20,6 @@ TEXT_FIELDS = ("text", "parse_data", "data")           # where a user or bot eve
 EventRedactor = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
 
-
-
 def _walk(value: Any, scrub: Callable[[str], str]) -> Any:
     """A copy of `value` with `scrub` applied to every string in it (dict keys in `KEEP` left alone)."""
     if isinstance(value, str):
@@ -49,11 +47,6 @@ class TranscriptRedactor:
 
     def __call__(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [self.event(e) for e in events]
-
-
-def transcript_redactor(redact_transcripts: bool) -> TranscriptRedactor:
-    """The redactor a store's settings ask for (`privacy.redact_transcripts`)."""
-    return TranscriptRedactor(pii=redact_transcripts)
 
 
 redact_events: EventRedactor = TranscriptRedactor()   # the default: card numbers only

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.config import PrivacySettings, Settings
 from bot.dialogue.store import ConversationStore
-from bot.privacy.redaction import TranscriptRedactor, redact_cards, transcript_redactor
+from bot.privacy.redaction import TranscriptRedactor, redact_cards
 from tests.bot.privacy.conftest import say, sqlite_bytes, stored_text
 
 
@@ -64,5 +64,5 @@ def test_redacted_transcripts_keep_the_email_slot_and_still_verify_the_order(mak
 
 def test_without_redact_transcripts_the_text_is_kept_as_written() -> None:
     event = {"event": "user", "text": "mail a@b.org or call +44 161 555 0165", "timestamp": 1.0}
-    assert transcript_redactor(False)([event])[0]["text"] == event["text"]
-    assert transcript_redactor(True)([event])[0]["text"] == "mail [email] or call [phone]"
+    assert TranscriptRedactor(pii=False)([event])[0]["text"] == event["text"]
+    assert TranscriptRedactor(pii=True)([event])[0]["text"] == "mail [email] or call [phone]"

@@ -11,7 +11,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from pathlib import Path  # noqa: E402
 
 import asyncio  # noqa: E402
-import socket  # noqa: E402
 import threading  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
@@ -21,6 +20,7 @@ from aiohttp import web  # noqa: E402
 from bot.config import DEMO_KB, ServerSettings, Settings, load_settings  # noqa: E402
 from retrieval.embeddings import Embedder  # noqa: E402
 from retrieval.loaders import KnowledgeBase, load_knowledge_base  # noqa: E402
+from tests.support import free_port, test_cache_dir  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,7 +47,7 @@ def demo_cache_dir() -> Path:
     """The cache shared by the tests that open the demo store: its index and trained NLU are kept by data
     fingerprint in `.shopbot_cache/tests` (or `SHOPBOT_TEST_CACHE`), so they are built once per machine, not
     once per run; a change to the demo data or the training code makes a new fingerprint."""
-    folder = Path(os.environ.get("SHOPBOT_TEST_CACHE") or Path(__file__).resolve().parents[1] / ".shopbot_cache" / "tests")
+    folder = test_cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -79,9 +79,7 @@ def live_server(demo_store, demo_parser, tmp_path_factory: pytest.TempPathFactor
     from bot.responder.responder import Responder
     from bot.server import create_app
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     store = ConversationStore(tmp_path_factory.mktemp("browser") / "conversations.db")
     settings = Settings(server=ServerSettings(agent_token="agent-key", port=port))
     started = threading.Event()

@@ -15,20 +15,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.support import free_port, test_cache_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = "2026-11-23T12:00:00-05:00"
 START_DEADLINE_S = 600   # a deadline for "never came up", not a measurement: a busy CI machine starts slowly
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_cache() -> Path:
-    """The cache the tests share (`.shopbot_cache/tests`): the demo's index and NLU are built there once."""
-    return Path(os.environ.get("SHOPBOT_TEST_CACHE") or ROOT / ".shopbot_cache" / "tests")
 
 
 def wait_http(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -83,7 +74,7 @@ class ActionServer:
         self.starts += 1
         log = self.folder / f"actions-{self.starts}.log"
         env = {**os.environ, "SHOPBOT_TODAY": TODAY, "SHOPBOT_STORE_DB": str(self.store_db), "PYTHONPATH": str(ROOT),
-               "SHOPBOT_DATA_DIR": str(self.folder / "data"), "SHOPBOT_CACHE_DIR": str(test_cache())}
+               "SHOPBOT_DATA_DIR": str(self.folder / "data"), "SHOPBOT_CACHE_DIR": str(test_cache_dir())}
         with log.open("wb") as output:  # a file, not a pipe: an unread pipe would fill up and stall the server
             self.process = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port",
                                              str(self.port)], cwd=ROOT, env=env, stdout=output,
@@ -125,7 +116,7 @@ class ShopbotServer:
             settings[section] = {**settings.get(section, {}), **values}
         self.config = folder / "shopbot.yml"
         self.config.write_text(json.dumps(settings), encoding="utf-8")  # JSON is YAML
-        self.env = {**os.environ, "SHOPBOT_DATA_DIR": str(self.data), "SHOPBOT_CACHE_DIR": str(test_cache()),
+        self.env = {**os.environ, "SHOPBOT_DATA_DIR": str(self.data), "SHOPBOT_CACHE_DIR": str(test_cache_dir()),
                     "SHOPBOT_FINETUNE": "false", "SHOPBOT_RESPONDER_MODE": "extractive", "SHOPBOT_TODAY": TODAY,
                     "SHOPBOT_STORE_DB": str(self.store_db), "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process: subprocess.Popen | None = None

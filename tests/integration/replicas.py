@@ -22,7 +22,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.support import free_port, test_cache_dir
+
 POSTGRES_URL = os.environ.get("SHOPBOT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SHOPBOT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 AGENT_TOKEN = "replica-agent-key"
@@ -34,17 +35,6 @@ def listening(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.5)
         return probe.connect_ex((host, port)) == 0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_cache_dir() -> Path:
-    """The demo index (and NLU, when trained) kept by the test suite, as tests/conftest.py's `demo_cache_dir`."""
-    return Path(os.environ.get("SHOPBOT_TEST_CACHE") or PROJECT_ROOT / ".shopbot_cache" / "tests")
 
 
 @contextmanager

@@ -97,7 +97,7 @@ def test_without_redis_the_local_channel_delivers_and_an_unknown_channel_is_refu
 
 
 def test_with_redis_down_the_local_sockets_still_hear_and_the_caller_is_told() -> None:
-    from tests.integration.replicas import free_port
+    from tests.support import free_port
 
     async def scenario():
         heard: Heard = []

@@ -22,6 +22,7 @@ from bot.dialogue.errors import StateUnavailable
 from bot.dialogue.locks import RedisLocks
 from bot.responder.responder import Responder
 from bot.server import create_app
+from tests.support import free_port
 
 GUARD_S = 30  # a hang guard, not a timing assertion: the old client waited minutes with Redis stopped
 
@@ -32,9 +33,7 @@ class ThrowawayRedis:
     def __init__(self) -> None:
         if shutil.which("redis-server") is None:
             pytest.skip("no redis-server on this machine")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -109,9 +108,7 @@ def test_redis_stopped_does_not_hang_a_turn(redis_server: ThrowawayRedis) -> Non
 
 
 def test_nothing_listening_is_unavailable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
 
     async def run() -> None:
         locks = RedisLocks(f"redis://127.0.0.1:{port}/0")

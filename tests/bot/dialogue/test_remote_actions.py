@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,14 @@ import pytest
 
 from bot.dialogue.executor import ActionUnavailable, RemoteExecutor
 from tests.bot.dialogue.conftest import say, texts
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
 def action_server(tmp_path_factory: pytest.TempPathFactory):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "SHOPBOT_TODAY": "2026-11-23T12:00:00-05:00", "PYTHONPATH": str(ROOT)}
     log = tmp_path_factory.mktemp("action-server") / "server.log"
     with log.open("wb") as output:  # a file, not a pipe: an unread pipe would fill up and stall the server
@@ -100,7 +98,7 @@ def test_a_change_sent_to_a_stalled_server_has_an_unknown_outcome_a_look_up_is_u
     more). It is an unknown outcome, not retried; a look-up is retried and then unavailable; a refused connection
     means nothing was sent, so even a change is plainly unavailable."""
     from bot.dialogue.executor import ActionOutcomeUnknown
-    from tests.faults.harness import ActionServer, free_port, order_backend
+    from tests.faults.harness import ActionServer, order_backend
 
     server = ActionServer(tmp_path / "actions", order_backend(tmp_path / "store.db"))
     server.start()

@@ -27,6 +27,7 @@ from bot.config import DialogueSettings, Settings
 from bot.dialogue.errors import StateUnavailable, StoreRefused
 from bot.dialogue.store import ConversationStore
 from tests.bot.dialogue.test_store import POSTGRES_URL, REDIS_URL, need
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 HOLDER = """
@@ -150,9 +151,7 @@ class Relay:
 
     def __init__(self, target_port: int):
         self.target_port = target_port
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self._listener: socket.socket | None = None
         self._open: list[socket.socket] = []
 

@@ -87,6 +87,22 @@ def test_guessing_order_numbers_with_a_known_email_stops_after_five(counting: Co
     assert found == [] and mismatches <= 5 and counting.verifications <= 5  # cramirez's 10450 is never reached
 
 
+def test_other_spellings_of_the_email_and_the_order_number_buy_no_more_guesses(counting: CountingBackend) -> None:
+    """An attacker who knows the email writes it (and the order numbers) differently on every try, from a new
+    session, channel and address each time: the ledger counts the canonical email, so the sixth try, with the right
+    order number in yet another spelling, is still refused without asking the back-end."""
+    spellings = ["CRAMIREZ@EXAMPLE.COM", "ｃｒａｍｉｒｅｚ＠ｅｘａｍｐｌｅ．ｃｏｍ", "<cramirez@example.com>.",
+                 " CraMirez@Example.Com ", "cramirez@ＥＸＡＭＰＬＥ.com"]
+    guesses = ["10441", "#10442", "１０４４３", "＃10444", " 10446 "]
+    for n, (email, order_id) in enumerate(zip(spellings, guesses)):
+        out = check(order_id, email, sender=f"rest:spelling-{n}", ip=f"198.51.100.{n + 1}", channel="rest")
+        assert "don't match" in text_of(out) or LOCKED in text_of(out)
+    asked = counting.verifications
+    right = check("＃１０４５０", "Cramirez@Example.com", sender="websocket:spelling-last", ip="203.0.113.99")
+    assert LOCKED in text_of(right) and not slots_of(right).get("verified_order")
+    assert counting.verifications == asked   # refused before the back-end is asked
+
+
 def test_one_address_gets_at_most_twenty_failed_checks_an_hour(tmp_path: Path) -> None:
     now = [1_800_000_000.0]
     set_ledger(SqliteLedger(tmp_path / "clocked.db", clock=lambda: now[0]))

@@ -10,7 +10,6 @@ ledger's `secret()` is the key for those hashes, the same for every process shar
 
 from __future__ import annotations
 
-import os
 import secrets
 import sqlite3
 import threading
@@ -22,9 +21,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from actions.sqlite_transactions import immediate_transaction
-
-SECRET_ENV = "SHOPBOT_GUARD_SECRET"
-
 
 @dataclass(frozen=True)
 class Limit:
@@ -53,18 +49,15 @@ def locked(ledger: StrikeLedger, keys: Mapping[str, Limit]) -> bool:
     return any(counts[key] >= limit.count for key, limit in keys.items())
 
 
-def _env_secret() -> bytes | None:
-    value = os.environ.get(SECRET_ENV)
-    return value.encode("utf-8") if value else None
-
-
 class SqliteLedger:
     """Strikes in a SQLite file (WAL, busy timeout: several processes may share it); `:memory:` for one process."""
 
     def __init__(self, path: str | Path = ":memory:", clock: Callable[[], float] = time.time,
-                 retention_s: float = 7 * 86400):
-        """Strikes older than `retention_s` (longer than any window) are dropped as new ones come in."""
+                 retention_s: float = 7 * 86400, secret: str = ""):
+        """Strikes older than `retention_s` (longer than any window) are dropped as new ones come in; `secret`
+        (`guard.secret`, shared by every process) hashes ledger keys, else a key kept in the file."""
         self.path = str(path)
+        self._own_secret = secret.encode("utf-8")
         self.clock = clock
         self.retention_s = retention_s
         if self.path != ":memory:":
@@ -107,7 +100,7 @@ class SqliteLedger:
             return {key: self._count(self._db, key, now - limit.window_s) for key, limit in keys.items()}
 
     def secret(self) -> bytes:
-        return _env_secret() or self._stored_secret
+        return self._own_secret or self._stored_secret
 
     @staticmethod
     def _count(db: sqlite3.Connection, key: str, since: float) -> int:
@@ -138,14 +131,15 @@ class RedisLedger:
     process and machine on the same Redis."""
 
     def __init__(self, url: str, prefix: str = "shopbot:guard:", clock: Callable[[], float] = time.time,
-                 client: Any = None):
+                 client: Any = None, secret: str = ""):
+        """`secret` (`guard.secret`) hashes ledger keys, else a key kept in Redis and shared by every process."""
         import redis
 
         self.prefix = prefix
         self.clock = clock
         self._redis = client or redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._reserve = self._redis.register_script(_RESERVE)
-        self._secret: bytes | None = None
+        self._secret: bytes | None = secret.encode("utf-8") or None
 
     def reserve(self, keys: Mapping[str, Limit]) -> str | None:
         token = secrets.token_hex(8)
@@ -169,9 +163,6 @@ class RedisLedger:
             return {key: int(n) for key, n in zip(keys, pipe.execute())}
 
     def secret(self) -> bytes:
-        own = _env_secret()
-        if own:
-            return own
         if self._secret is None:
             name = self.prefix + "secret"
             self._redis.set(name, secrets.token_bytes(32), nx=True)

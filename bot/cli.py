@@ -239,7 +239,7 @@ def validate(ctx: click.Context, kb: Path | None) -> None:
         store = load_knowledge_base(settings.kb_dir)
     except DataError as exc:
         issues += exc.issues
-    orders_path = orders_file(settings.kb_dir)
+    orders_path = orders_file(settings.kb_dir, settings)
     orders, order_issues = read_orders(orders_path) if orders_path is not None else ([], [])
     if issues or order_issues:
         raise UserError(str(DataError(issues + order_issues))) from None

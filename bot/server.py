@@ -30,7 +30,7 @@ from bot.channels.websocket import WebsocketChannel
 from bot.config import Settings
 from bot.privacy import logfile
 from bot.privacy.retention import retention_job
-from bot.web import pages
+from bot.web import pages, return_labels
 
 log = logging.getLogger("shopbot.server")
 BOT = web.AppKey("bot", StoreBot)
@@ -124,6 +124,7 @@ def create_app(bot: StoreBot, settings: Settings) -> web.Application:
     app.on_cleanup.append(lambda _: stop_socketio_manager(socket_io.sio.manager))
     AgentConsole(bot.engine, settings.server.agent_token, fanout).add_routes(app)
     pages.add_routes(app, bot.knowledge.kb, settings.server.auth_token)
+    return_labels.add_routes(app, bot.knowledge.kb, settings.server.public_url)  # GET /returns/labels/...pdf
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", prometheus)

@@ -14,17 +14,19 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from retrieval.atomic import atomic_folder
 from retrieval.checksums import folder_checksums, mismatches
-from retrieval.dense_index import DenseIndex
 from retrieval.documents import PASSAGE_KINDS, VIEW_ROLES, Passage, PassageKind, SearchHit, ViewRole
 from retrieval.embeddings import Embedder
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.keyword_index import KeywordIndex, top_rows
+
+if TYPE_CHECKING:  # FAISS loads when an index is built or opened, not with the settings that name this module
+    from retrieval.dense_index import DenseIndex
 
 INDEX_FORMAT = 2
 MANIFEST = "manifest.json"
@@ -107,6 +109,8 @@ class KnowledgeIndex:
     def build(cls, passages: list[Passage], embedder: Embedder, config: RetrievalConfig | None = None,
               progress: bool = False) -> KnowledgeIndex:
         """Embed and index the passages (stored in `canonical_order`)."""
+        from retrieval.dense_index import DenseIndex
+
         config = config or RetrievalConfig()
         started = time.perf_counter()
         passages = canonical_order(passages)
@@ -151,6 +155,8 @@ class KnowledgeIndex:
     def load(cls, folder: Path, embedder: Embedder) -> KnowledgeIndex:
         """Load an index saved by `save`; the embedder must be the model it was built with. `IndexIntegrityError`
         when a file does not match the manifest's checksums, or the manifest has none (an older cache)."""
+        from retrieval.dense_index import DenseIndex
+
         folder = Path(folder)
         manifest = json.loads((folder / MANIFEST).read_text())
         if manifest.get("model_id") != embedder.model_id:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import bm25s
 import numpy as np
 
 from retrieval.text import keyword_tokens
+
+if TYPE_CHECKING:  # bm25s (and scipy under it) loads when an index is built or opened
+    import bm25s
 
 
 class KeywordIndex:
@@ -20,6 +23,8 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, texts: list[str], k1: float = 1.2, b: float = 0.75) -> KeywordIndex:
+        import bm25s
+
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         model = bm25s.BM25(k1=k1, b=b)
         corpus = [keyword_tokens(t) or ["__empty__"] for t in texts]
@@ -39,6 +44,8 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex:
+        import bm25s
+
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         model = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
         return cls(model, int((folder / "size.txt").read_text()))

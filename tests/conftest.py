@@ -1,4 +1,6 @@
-"""Shared fixtures. Nothing here downloads: the models come from installed packages."""
+"""Shared fixtures. Nothing here downloads: the models come from installed packages. Model code (torch,
+transformers, sentence-transformers, FAISS) loads inside the fixtures that need it, never at collection; the
+helpers the tests share are in tests/support.py."""
 
 from __future__ import annotations
 
@@ -8,19 +10,18 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from pathlib import Path  # noqa: E402
-
-import asyncio  # noqa: E402
-import threading  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 import pytest  # noqa: E402
-from aiohttp import web  # noqa: E402
 
-from bot.config import DEMO_KB, ServerSettings, Settings, load_settings  # noqa: E402
-from retrieval.embeddings import Embedder  # noqa: E402
-from retrieval.loaders import KnowledgeBase, load_knowledge_base  # noqa: E402
-from tests.support import free_port, test_cache_dir  # noqa: E402
+from tests.support import app_in_thread, free_port, test_cache_dir  # noqa: E402
+from tests.support import write  # noqa: E402,F401  (tests/bot/test_config.py imports it from here)
+
+if TYPE_CHECKING:
+    from retrieval.embeddings import Embedder
+    from retrieval.loaders import KnowledgeBase
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,6 +33,8 @@ def conversations_outside_the_repo(tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
     """The packaged MiniLM on the product's default backend (ONNX Runtime), loaded once for the whole run."""
+    from retrieval.embeddings import Embedder
+
     model = Embedder(onnx_cache=tmp_path_factory.mktemp("models"))
     model.warm_up()
     return model
@@ -39,6 +42,9 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
 
 @pytest.fixture(scope="session")
 def demo_kb() -> KnowledgeBase:
+    from bot.config import DEMO_KB
+    from retrieval.loaders import load_knowledge_base
+
     return load_knowledge_base(DEMO_KB)
 
 
@@ -54,7 +60,8 @@ def demo_cache_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_store(demo_cache_dir: Path, embedder: Embedder):
-    """The demo store with its index built once into a temporary cache."""
+    """The demo store, its index built once per machine into the shared test cache."""
+    from bot.config import load_settings
     from bot.knowledge import open_store
 
     return open_store(load_settings(cache_dir=demo_cache_dir), embedder=embedder)
@@ -75,6 +82,7 @@ def live_server(demo_store, demo_parser, tmp_path_factory: pytest.TempPathFactor
     event loop; yields the base URL. The agent token is `agent-key`."""
     from actions.services import set_recommender
     from bot.app import build_bot
+    from bot.config import ServerSettings, Settings
     from bot.dialogue.store import ConversationStore
     from bot.responder.responder import Responder
     from bot.server import create_app
@@ -82,29 +90,10 @@ def live_server(demo_store, demo_parser, tmp_path_factory: pytest.TempPathFactor
     port = free_port()
     store = ConversationStore(tmp_path_factory.mktemp("browser") / "conversations.db")
     settings = Settings(server=ServerSettings(agent_token="agent-key", port=port))
-    started = threading.Event()
-    loop = asyncio.new_event_loop()
 
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        bot = build_bot(settings, demo_store, Responder(None), demo_parser, store)
-        runner = web.AppRunner(create_app(bot, settings))
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-        started.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
+    def make_app():
+        return create_app(build_bot(settings, demo_store, Responder(None), demo_parser, store), settings)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert started.wait(60), "the server did not start"
-    yield f"http://127.0.0.1:{port}"
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(30)
+    with app_in_thread(make_app, port) as url:
+        yield url
     set_recommender(None)
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path

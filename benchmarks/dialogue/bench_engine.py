@@ -43,10 +43,10 @@ class TimedStore(ConversationStore):
     loads: list[float] = []
     commits: list[float] = []
 
-    def load_sync(self, conversation_id: str):
+    def load_sync(self, conversation_id: str, message_id: str | None = None):
         started = time.perf_counter()
         try:
-            return super().load_sync(conversation_id)
+            return super().load_sync(conversation_id, message_id)
         finally:
             self.loads.append((time.perf_counter() - started) * 1000)
 

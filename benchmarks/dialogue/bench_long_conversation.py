@@ -40,7 +40,7 @@ SENDER = "long-shopper"
 class WholeLogStore(ConversationStore):
     """The store as it was: every turn loads every event of the conversation."""
 
-    def load_sync(self, conversation_id: str):
+    def load_sync(self, conversation_id: str, message_id: str | None = None):
         return self.load_all_sync(conversation_id)
 
 
@@ -86,10 +86,10 @@ async def measure(store: ConversationStore, turns: int) -> dict:
     loads: list[float] = []
     original = store.load_sync
 
-    def timed_load(conversation_id: str):
+    def timed_load(conversation_id: str, message_id: str | None = None):
         started = time.perf_counter()
         try:
-            return original(conversation_id)
+            return original(conversation_id, message_id)
         finally:
             loads.append((time.perf_counter() - started) * 1000)
 

@@ -198,11 +198,19 @@ def load_domain(path: Path, nlu_intents: list[str] | None = None) -> Domain:
     return domain
 
 
-def _consistency_problems(domain: Domain, nlu_intents: list[str] | None) -> list[tuple[tuple[Any, ...], str]]:
-    problems: list[tuple[tuple[Any, ...], str]] = []
-    intents, actions = set(domain.intents), set(domain.actions)
-    for intent in sorted(set(nlu_intents or []) - intents):
+Problems = list[tuple[tuple[Any, ...], str]]
+
+
+def _consistency_problems(domain: Domain, nlu_intents: list[str] | None) -> Problems:
+    problems: Problems = []
+    for intent in sorted(set(nlu_intents or []) - set(domain.intents)):
         problems.append((("intents",), f"intent '{intent}' is in the NLU data but not in the domain"))
+    return problems + _rule_problems(domain) + _form_problems(domain) + _slot_problems(domain)
+
+
+def _rule_problems(domain: Domain) -> Problems:
+    problems: Problems = []
+    intents, actions = set(domain.intents), set(domain.actions)
     for i, rule in enumerate(domain.rules):
         if rule.intent not in intents:
             problems.append((("rules", i, "intent"), f"unknown intent '{rule.intent}'"))
@@ -214,6 +222,11 @@ def _consistency_problems(domain: Domain, nlu_intents: list[str] | None) -> list
             problems.append((("rules", i, "response"), f"unknown response '{rule.response}'"))
         if rule.form is not None and rule.form not in domain.forms:
             problems.append((("rules", i, "form"), f"unknown form '{rule.form}'"))
+    return problems
+
+
+def _form_problems(domain: Domain) -> Problems:
+    problems: Problems = []
     for name, form in domain.forms.items():
         for slot in form.required_slots:
             if slot not in domain.slots:
@@ -222,6 +235,12 @@ def _consistency_problems(domain: Domain, nlu_intents: list[str] | None) -> list
             elif f"utter_ask_{slot}" not in domain.responses:
                 problems.append((("forms", name, "required_slots"), f"slot '{slot}' needs a response "
                                                                     f"'utter_ask_{slot}' to ask for it"))
+    return problems
+
+
+def _slot_problems(domain: Domain) -> Problems:
+    """Slot mappings of undeclared entities, and carried-over slots that do not exist."""
+    problems: Problems = []
     for name, slot in domain.slots.items():
         for i, mapping in enumerate(slot.mappings):
             if mapping.entity is not None and mapping.entity not in domain.entities:

@@ -1,119 +1,284 @@
-"""What the bot does with a message, given the conversation so far: a pure decision, no side effects.
+"""Every routing rule of the dialogue: what the bot does with a message, given its `Understanding` and the
+conversation so far. Pure decisions, no side effects; the engine only carries them out. Each rule has its table
+rows in tests/bot/dialogue/test_policy.py.
 
-Order of precedence: a pending yes/no confirmation; the active form (fill it, answer a digression and resume, or stop
-on "never mind"); "did you mean ...?" when the intent is unsure; a correction of the last request ("no, order
-10482"); a follow-up on the last product list ("cheaper?"); then the domain's rule for the intent; with no rule (or
-out of scope) the knowledge base answers when it knows, else the engine gives an honest fallback.
+A turn is decided in up to three steps:
+
+1. `decide(understanding, tracker)`, in order of precedence:
+   commands (`/restart`, `/consent`) -> a person has the chat -> a pending yes/no confirmation -> the active form
+   (fill it; "never mind" stops it; a person asked for; a confident new task replaces it; any other message, an
+   unsure one included, is a digression answered before the form asks again) -> a follow-up on the last product
+   list ("cheaper?") -> a correction of the last request ("no, order 10461") -> a product query (product filters in
+   the message: cards, never a "did you mean") -> "did you mean ...?" when the intent is unsure -> the domain's rule
+   for the intent -> with no rule, a grounded answer. A message naming a product gets its facts, not a list.
+2. `with_evidence(decision, understanding, evidence)`, only when the decision `consult`s the knowledge base (answers
+   and "did you mean"): a grounded answer when the knowledge base knows (else the honest fallback); product cards
+   instead when its best hit is a product and the message has no intent to go by (none, out of scope, or unsure).
+3. `close(decision, understanding, tracker, fell_back)` after the turn ran: count fallbacks in a row and offer a
+   person after `max_fallbacks`; offer a person once to a shopper who is clearly upset.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from bot.dialogue.domain import Domain, Rule
 from bot.dialogue.tracker import DialogueTracker
-from retrieval.products import GOES_WITH_PATTERN, SIMILAR_PATTERN
+from bot.dialogue.understanding import form_fills
+from bot.interfaces import Evidence, Understanding
 
-DecisionKind = Literal["confirm", "form", "stop_form", "action", "response", "answer", "recommend", "clarify"]
+DecisionKind = Literal["restart", "consent", "with_agent", "confirm", "form", "stop_form", "action", "response",
+                       "answer", "recommend", "clarify", "fallback"]
 DETAILS_QUESTION = re.compile(r"\b(?:how much|price|cost|costs|in stock|available|availability|sold out|colou?rs?|"
                               r"rated|rating)\b", re.IGNORECASE)
 STOP_WORDS = re.compile(r"^\s*(?:no|nope|stop|cancel that|never ?mind|forget it|not now|no thanks)\b[\s.!]*$",
                         re.IGNORECASE)
+PRICE_LIMITS = frozenset({"price", "price_range"})   # filters only a search has
+REFERS_BACK = re.compile(r"\b(?:it|this|that|this one|that one|them|these|those)\b", re.IGNORECASE)
+UNCOUNTED = frozenset({"restart", "consent", "with_agent"})   # outside the dialogue: no intent or fallback counted
 
 
 @dataclass(frozen=True)
 class Decision:
-    """One decision: what to run, and whether a form is being resumed after a digression."""
+    """What to run this turn."""
 
     kind: DecisionKind
     name: str | None = None              # the action, response or form
-    then: str | None = None              # the action after a form
+    then: str | None = None              # the action after a form (or after stopping one)
     activate: bool = False               # a new form (or a form started again after a correction)
-    resume_form: str | None = None       # answer a digression, then ask the form's slot again
-    options: list[str] = field(default_factory=list)   # the intents a "did you mean" offers
+    resume_form: str | None = None       # a digression: answer it, then ask the form's slot again
+    options: tuple[str, ...] = ()        # the intents a "did you mean" offers
     confirmed: bool | None = None
+    fills: Mapping[str, Any] = field(default_factory=dict)   # slot values for the form
+    corrected: tuple[str, ...] = ()      # slots this message changed: acknowledged before the result
+    sets: tuple[tuple[str, Any], ...] = ()   # slots set before running
+    consult: bool = False                # search the knowledge base, then `Policy.with_evidence`
+
+
+@dataclass(frozen=True)
+class Closing:
+    """What follows the turn's reply: slots to set, then responses to say."""
+
+    sets: tuple[tuple[str, Any], ...] = ()
+    responses: tuple[str, ...] = ()
 
 
 RECOMMEND = Decision("recommend", "action_recommend_products")
+ANSWER = Decision("answer", consult=True)
+FALLBACK = Decision("fallback", "utter_fallback")
 
 
 class Policy:
     """Rules from the domain plus the conversational behaviour every store wants."""
 
-    def __init__(self, domain: Domain, ask_below: float = 0.6):
+    def __init__(self, domain: Domain, ask_below: float = 0.6, handoff_sentiment: float = 0.9,
+                 max_fallbacks: int = 2):
         self.domain = domain
         self.ask_below = ask_below
+        self.handoff_sentiment = handoff_sentiment
+        self.max_fallbacks = max_fallbacks
 
-    def decide(self, tracker: DialogueTracker, parse: dict[str, Any], text: str, product_follow_up: bool,
-               product_known: bool, product_named: bool = False) -> Decision:
-        """The decision for this message. `product_follow_up`: it refines the last product list;
-        `product_known`: a product is named or was the one last shown; `product_named`: this message names one."""
-        decision = self._decide(tracker, parse, text, product_follow_up, product_known)
-        if decision.kind == "recommend" and product_named and not (SIMILAR_PATTERN.search(text)
-                                                                    or GOES_WITH_PATTERN.search(text)):
-            # "tell me about the Tern Road Runner 3": its own facts, not a list (but "similar to ..." is a list)
-            return Decision("answer", resume_form=decision.resume_form)
+    # -- 1. the decision ------------------------------------------------------------------------------------
+
+    def decide(self, u: Understanding, tracker: DialogueTracker) -> Decision:
+        """The decision for this message."""
+        decision = self._route(u, tracker)
+        if u.named_product is not None and decision.kind not in UNCOUNTED:
+            if decision.kind == "recommend" and not u.list_request:
+                # "tell me about the Tern Road Runner 3": its own facts, not a list (but "similar to ..." is a list)
+                decision = replace(ANSWER, resume_form=decision.resume_form)
+            decision = replace(decision, sets=(("product", u.named_product.id), *decision.sets))
         return decision
 
-    def _decide(self, tracker: DialogueTracker, parse: dict[str, Any], text: str, product_follow_up: bool,
-                product_known: bool) -> Decision:
-        intent = (parse.get("intent") or {}).get("name")
-        confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
-        slots = tracker.slots
-        rule = self.domain.rule_for(intent) if intent else None
-
-        awaiting = slots.get("awaiting_confirmation")
-        if awaiting and intent in ("affirm", "deny"):
-            return Decision("confirm", awaiting, confirmed=intent == "affirm")
-
-        form = tracker.active_loop
-        if form is not None:
-            if intent == "human_handoff":
-                return Decision("stop_form", form, then=rule.then if rule else None)
-            fills = self.domain.form_slot_values(form, parse.get("entities") or [], text, slots.get("requested_slot"))
-            if fills or intent in ("inform", "affirm"):
-                return Decision("form", form)
-            if intent == "deny" or STOP_WORDS.match(text):
-                return Decision("stop_form", form)
-            if rule is not None and rule.form is not None and rule.then != slots.get("goal_action"):
-                return Decision("form", rule.form, then=rule.then, activate=True)  # a new task replaces the form
-            if rule is not None or intent == "oos":  # a digression: answer it, then resume the form
-                digression = RECOMMEND if product_follow_up else self._simple(rule, text, product_known)
-                return replace(digression, resume_form=form)
-            return Decision("form", form)
-
-        if product_follow_up:
+    def _route(self, u: Understanding, tracker: DialogueTracker) -> Decision:
+        if u.command is not None:
+            return Decision(u.command)
+        if tracker.paused:  # a person has this chat: the bot stays quiet
+            return Decision("with_agent")
+        awaiting = tracker.slots.get("awaiting_confirmation")
+        if awaiting and u.intent_name in ("affirm", "deny"):
+            return Decision("confirm", awaiting, confirmed=u.intent_name == "affirm",
+                            sets=(("confirmed", u.intent_name == "affirm"),))
+        if tracker.active_loop is not None:
+            return self._in_form(u, tracker, tracker.active_loop)
+        if u.follow_up:
             return RECOMMEND
+        return self._correction(u, tracker) or self._product_query(u, tracker) or self._clarify(u) \
+            or self._new_task(u, tracker) or self._simple(u, tracker)
 
-        goal = slots.get("goal_action")
-        unsure = parse.get("source") == "nlu" and confidence < self.ask_below
-        about_an_order = any(e["entity"] in self.domain.form_entities() for e in parse.get("entities") or [])
-        if goal and about_an_order and (rule is None or intent in ("inform", "deny") or rule.answer or unsure):
-            goal_form = next((r.form for r in self.domain.rules if r.then == goal and r.form), None)
-            if goal_form:  # "no, order 10482": the last request again, with the corrected slot
-                return Decision("form", goal_form, then=goal, activate=True)
+    def _in_form(self, u: Understanding, tracker: DialogueTracker, form: str) -> Decision:
+        """Inside a form: fill it, stop it, replace it with a confident new task, or answer a digression."""
+        rule = self._rule(u)
+        if u.intent_name == "human_handoff":
+            return Decision("stop_form", form, then=rule.then if rule else None)
+        if u.fills or u.intent_name in ("inform", "affirm"):
+            answered = tracker.slots.get("requested_slot")   # the answer to the question asked is not a correction
+            corrected = tuple(s for s in _changed(u.fills, tracker.slots) if s != answered)
+            return Decision("form", form, fills=u.fills, corrected=corrected)
+        if u.intent_name == "deny" or STOP_WORDS.match(u.text):
+            return Decision("stop_form", form)
+        unsure = self._unsure(u)
+        if not unsure and rule is not None and rule.form is not None and \
+                rule.then != tracker.slots.get("goal_action"):
+            return self._activate(rule.form, rule.then, u, tracker)  # a new task replaces the form
+        if unsure or rule is not None or u.intent_name == "oos":
+            return replace(self._digression(u, tracker, unsure), resume_form=form)
+        return Decision("form", form)   # nothing for the form: it asks its slot again
 
-        if unsure and intent not in (None, "oos"):
-            options = [r["name"] for r in parse.get("intent_ranking", []) if r["name"] != "oos"][:2]
-            if len(options) == 2:
-                return Decision("clarify", options=options)
+    def _digression(self, u: Understanding, tracker: DialogueTracker, unsure: bool) -> Decision:
+        """A question inside a form, answered before the form asks again. An unsure one ("hang on, do I have to
+        pay for the return label?", refund_status at 0.36) is answered from the knowledge base: it never starts
+        the task its intent guessed."""
+        if u.follow_up:
+            return RECOMMEND
+        return self._product_query(u, tracker) or (ANSWER if unsure else self._simple(u, tracker))
 
-        if rule is not None and rule.form is not None:
-            return Decision("form", rule.form, then=rule.then, activate=True)
-        return self._simple(rule, text, product_known)
+    def _correction(self, u: Understanding, tracker: DialogueTracker) -> Decision | None:
+        """"no, order 10461" after a request: the last request again, with the corrected slot."""
+        goal = tracker.slots.get("goal_action")
+        if not goal or not self._mentions_an_order(u):
+            return None
+        rule = self._rule(u)
+        vague = rule is None or u.intent_name in ("inform", "deny") or rule.answer or self._unsure(u)
+        if not vague and not _repeats_a_value(u, tracker.slots):   # a confident request of its own
+            return None
+        goal_form = next((r.form for r in self.domain.rules if r.then == goal and r.form), None)
+        if goal_form is None:
+            return None
+        decision = self._activate(goal_form, goal, u, tracker)
+        return replace(decision, corrected=_changed(decision.fills, tracker.slots))
 
-    def _simple(self, rule: Rule | None, text: str, product_known: bool) -> Decision:
+    def _product_query(self, u: Understanding, tracker: DialogueTracker) -> Decision | None:
+        """Product filters make a message a search, shown as cards, never a "did you mean": with no intent (or an
+        unsure one that may be about products) any filter does; a confident question about products ("is the blue
+        rain jacket warm?") only with a price limit ("a warmer winter boot under $200 in size 8?"), since nobody
+        asks a fact "under $200". Not when it names a product or asks about the one just discussed ("is it
+        available in blue?")."""
+        if not u.product_filters or u.named_product is not None or self._mentions_an_order(u):
+            return None
+        if tracker.slots.get("product") and REFERS_BACK.search(u.text):
+            return None
+        if u.intent_name in (None, "oos"):
+            return RECOMMEND
+        if self._unsure(u):
+            return RECOMMEND if any(self._about_products(s.name) for s in u.ranking[:2]) else None
+        priced = any(f in PRICE_LIMITS for f in u.product_filters)
+        return RECOMMEND if priced and self._about_products(u.intent_name) else None
+
+    def _clarify(self, u: Understanding) -> Decision | None:
+        """"Did you mean ...?" with the two likeliest intents when the NLU is unsure (unless the knowledge base's best
+        match is a product: `with_evidence`)."""
+        if not self._unsure(u) or u.intent_name in (None, "oos"):
+            return None
+        options = tuple(s.name for s in u.ranking if s.name is not None and s.name != "oos")[:2]
+        return Decision("clarify", options=options, consult=True) if len(options) == 2 else None
+
+    def _new_task(self, u: Understanding, tracker: DialogueTracker) -> Decision | None:
+        """An intent whose rule has a form: the form starts, with what the message already gives it."""
+        rule = self._rule(u)
+        if rule is None or rule.form is None:
+            return None
+        return self._activate(rule.form, rule.then, u, tracker)
+
+    def _activate(self, form: str, then: str | None, u: Understanding, tracker: DialogueTracker) -> Decision:
+        fills = form_fills(self.domain, form, u.entities, u.text, tracker.slots, from_text=False)
+        return Decision("form", form, then=then, activate=True, fills=fills)
+
+    def _simple(self, u: Understanding, tracker: DialogueTracker) -> Decision:
         """Decisions that need no form: responses, actions, answers, recommendations."""
+        rule = self._rule(u)
         if rule is None:  # out of scope, or an intent without a rule: the knowledge base answers if it knows
-            return Decision("answer")
+            return ANSWER
         if rule.response is not None:
             return Decision("response", rule.response)
         if rule.then is not None:
             return Decision("action", rule.then)
         if rule.recommend:
             return RECOMMEND
-        if rule.details is not None and product_known and DETAILS_QUESTION.search(text):
+        product_known = u.named_product is not None or bool(tracker.slots.get("product"))
+        if rule.details is not None and product_known and DETAILS_QUESTION.search(u.text):
             return Decision("action", rule.details)
+        return ANSWER
+
+    # -- 2. with what the knowledge base holds ------------------------------------------------------------------
+
+    def with_evidence(self, decision: Decision, u: Understanding, evidence: Evidence | None) -> Decision:
+        """A `consult` decision once the knowledge base was searched (`evidence` None: this store has none)."""
+        if decision.kind == "clarify":
+            strong_product = evidence is not None and evidence.knows and evidence.best_kind == "product" and \
+                evidence.can_recommend
+            settled = RECOMMEND if strong_product else replace(decision, consult=False)
+        else:
+            settled = self._grounded(u, evidence)
+        return replace(settled, resume_form=decision.resume_form, sets=decision.sets)
+
+    @staticmethod
+    def _grounded(u: Understanding, evidence: Evidence | None) -> Decision:
+        if evidence is None:
+            return FALLBACK
+        if u.named_product is not None:  # its own record is the source
+            return Decision("answer")
+        if not evidence.knows:
+            return FALLBACK
+        if evidence.best_kind == "product" and evidence.can_recommend and u.intent_name in (None, "oos"):
+            return RECOMMEND  # no intent to go by: the best hit is a product, so show products
         return Decision("answer")
+
+    # -- 3. after the reply ---------------------------------------------------------------------------------------
+
+    def close(self, decision: Decision, u: Understanding, tracker: DialogueTracker, fell_back: bool) -> Closing:
+        """Fallbacks in a row (a person offered after `max_fallbacks`), and a person offered once to an upset
+        shopper; `tracker` is the conversation after the turn ran."""
+        if decision.kind in UNCOUNTED:
+            return Closing()
+        sets: list[tuple[str, Any]] = []
+        responses: list[str] = []
+        fallbacks = int(tracker.slots.get("fallbacks_in_a_row") or 0)
+        if fell_back:
+            sets.append(("fallbacks_in_a_row", fallbacks + 1))
+            if fallbacks + 1 >= self.max_fallbacks and not tracker.paused:
+                responses.append("utter_offer_handoff")
+        elif fallbacks:
+            sets.append(("fallbacks_in_a_row", 0))
+        if self._upset(u) and not tracker.paused and not tracker.slots.get("handoff_offered") and not responses:
+            sets.append(("handoff_offered", True))
+            responses.append("utter_sorry_upset")
+        return Closing(tuple(sets), tuple(responses))
+
+    # -- what the rules look at ---------------------------------------------------------------------------------
+
+    def _rule(self, u: Understanding) -> Rule | None:
+        return self.domain.rule_for(u.intent_name) if u.intent_name else None
+
+    def _unsure(self, u: Understanding) -> bool:
+        return u.source == "nlu" and u.intent.confidence < self.ask_below
+
+    def _upset(self, u: Understanding) -> bool:
+        return u.sentiment is not None and u.sentiment.label == "negative" and \
+            u.sentiment.score >= self.handoff_sentiment
+
+    def _mentions_an_order(self, u: Understanding) -> bool:
+        return any(e["entity"] in self.domain.form_entities() for e in u.entities)
+
+    def _about_products(self, intent: str | None) -> bool:
+        rule = self.domain.rule_for(intent) if intent else None
+        return rule is not None and (rule.recommend or rule.details is not None)
+
+
+def _changed(fills: Mapping[str, Any], slots: Mapping[str, Any]) -> tuple[str, ...]:
+    """The slots a message sets to a value other than the one they hold (a correction, not a first answer)."""
+    return tuple(name for name, value in fills.items()
+                 if slots.get(name) not in (None, "") and str(slots.get(name)) != str(value))
+
+
+def _repeats_a_value(u: Understanding, slots: Mapping[str, Any]) -> bool:
+    """"the order number is 10441 not 10414": one entity named twice, once with a slot's current value."""
+    current = {str(v) for v in slots.values() if isinstance(v, str) and v}
+    for entity in {e["entity"] for e in u.entities}:
+        values = {str(v) for v in u.entity_values(entity)}
+        if values & current and values - current:
+            return True
+    return False

@@ -211,34 +211,42 @@ def _as_list(value: str | list[str] | None) -> list[str]:
 
 
 def _check(step: Step, outs: list[Outbound], tracker: Any) -> list[str]:
-    problems = []
+    """What in this turn differs from the step's expectations."""
     turn = _last_turn(tracker.events)
+    replies = [o for o in outs if o.type in ("message", "handoff")]
+    text = " ".join(o.text for o in replies).lower()
+    return [*_check_intent(step, turn), *_check_actions(step, turn), *_check_slots(step, tracker.slots),
+            *[f"reply lacks {w!r}" for w in _as_list(step.reply_contains) if w.lower() not in text],
+            *[f"reply contains {w!r}" for w in _as_list(step.reply_not_contains) if w.lower() in text],
+            *_check_outbound(step, outs)]
+
+
+def _check_intent(step: Step, turn: list[dict[str, Any]]) -> list[str]:
     user = next((e for e in turn if e["event"] == "user"), {})
     intent = ((user.get("parse_data") or {}).get("intent") or {}).get("name")
-    if step.intent is not None and intent != step.intent:
-        problems.append(f"intent {intent!r}, expected {step.intent!r}")
+    return [f"intent {intent!r}, expected {step.intent!r}"] if step.intent is not None and intent != step.intent else []
+
+
+def _check_actions(step: Step, turn: list[dict[str, Any]]) -> list[str]:
     ran = [e["name"] for e in turn if e["event"] == "action"]
-    for action in _as_list(step.action):
-        if action not in ran:
-            problems.append(f"action {action!r} did not run (ran: {', '.join(ran) or 'nothing'})")
-    for name, value in step.slots.items():
-        if tracker.slots.get(name) != value:
-            problems.append(f"slot {name} = {tracker.slots.get(name)!r}, expected {value!r}")
-    text = " ".join(o.text for o in outs if o.type in ("message", "handoff"))
-    for wanted in _as_list(step.reply_contains):
-        if wanted.lower() not in text.lower():
-            problems.append(f"reply lacks {wanted!r}")
-    for unwanted in _as_list(step.reply_not_contains):
-        if unwanted.lower() in text.lower():
-            problems.append(f"reply contains {unwanted!r}")
+    return [f"action {action!r} did not run (ran: {', '.join(ran) or 'nothing'})"
+            for action in _as_list(step.action) if action not in ran]
+
+
+def _check_slots(step: Step, slots: dict[str, Any]) -> list[str]:
+    return [f"slot {name} = {slots.get(name)!r}, expected {value!r}" for name, value in step.slots.items()
+            if slots.get(name) != value]
+
+
+def _check_outbound(step: Step, outs: list[Outbound]) -> list[str]:
+    """Handoff, product cards and buttons."""
+    problems = []
     if step.handoff is not None and any(o.type == "handoff" for o in outs) != step.handoff:
         problems.append("expected a handoff" if step.handoff else "unexpected handoff")
     if step.cards is not None and any(o.cards for o in outs) != step.cards:
         problems.append("expected product cards" if step.cards else "unexpected product cards")
     titles = [b["title"] for o in outs for b in o.buttons]
-    for title in step.buttons or []:
-        if title not in titles:
-            problems.append(f"no button {title!r} (buttons: {titles})")
+    problems += [f"no button {title!r} (buttons: {titles})" for title in step.buttons or [] if title not in titles]
     return problems
 
 

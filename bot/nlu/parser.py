@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from bot.nlu.entities import EntityExtractor
-from bot.nlu.model import (ONNX_FILE, JointIntentSentiment, export_model_onnx, load_model, seal_model, softmax,
-                           verify_model)
-from retrieval.onnx_encoder import onnx_session
+
+if TYPE_CHECKING:  # torch and transformers load with the first model, not with this module
+    from bot.nlu.model import JointIntentSentiment
 
 MAX_CHARS = 2000   # longer messages are cut before tokenising (the model reads at most max_tokens anyway)
 RANKING_SIZE = 10
@@ -36,7 +35,11 @@ class NluParser:
         self.sentiments: list[str] = metadata["sentiments"]
         self.oos_label: str = metadata.get("oos_label", "oos")
         self.threshold = float(metadata.get("oos_threshold", 0.0))
-        self._session = onnx_session(onnx_path) if onnx_path is not None else None
+        self._session: Any = None
+        if onnx_path is not None:
+            from retrieval.onnx_encoder import onnx_session
+
+            self._session = onnx_session(onnx_path)
         self._onnx_inputs = [i.name for i in self._session.get_inputs()] if self._session is not None else []
         # Set to parse concurrent messages in one forward pass: anything with `submit(text) -> Future[parse]`, such
         # as `bot.inference.batcher.MicroBatcher("nlu", parser.parse_batch)` (`bot.app.batch_models` does).
@@ -52,6 +55,8 @@ class NluParser:
              onnx: bool = True) -> NluParser:
         """Load a trained model; on the CPU it runs through ONNX Runtime (exported on first use) unless `onnx=False`.
         Its files are checked against their checksums first (`ModelIntegrityError` when the weights are damaged)."""
+        from bot.nlu.model import ONNX_FILE, export_model_onnx, load_model, seal_model, verify_model
+
         folder = Path(folder)
         verify_model(folder)
         model, tokenizer, metadata = load_model(folder, device)
@@ -86,12 +91,16 @@ class NluParser:
 
     def _probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated intent and sentiment probabilities from one forward pass over non-empty texts."""
+        from bot.nlu.model import softmax
+
         max_tokens = int(self.metadata.get("max_tokens", 64))
         if self._session is not None:
             features = self.tokenizer(texts, padding=True, truncation=True, max_length=max_tokens, return_tensors="np")
             intent_logits, sentiment_logits = self._session.run(
                 None, {name: features[name].astype(np.int64) for name in self._onnx_inputs})
         else:
+            import torch
+
             with torch.inference_mode():
                 features = self.tokenizer(texts, padding=True, truncation=True, max_length=max_tokens,
                                           return_tensors="pt")

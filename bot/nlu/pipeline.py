@@ -8,17 +8,18 @@ import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.nlu.data import Example, load_nlu_data, load_sentiment_data, validate_examples
 from bot.nlu.entities import EntityExtractor
-from bot.nlu.model import ModelIntegrityError, seal_model, verify_model
 from bot.nlu.parser import NluParser
-from bot.nlu.trainer import TrainConfig, train_nlu
 from retrieval.atomic import atomic_folder
 from retrieval.embeddings import packaged_minilm_path, resolve_model
 from retrieval.loaders import DataError, DataIssue, KnowledgeBase
 from retrieval.loaders.policies import slugify
+
+if TYPE_CHECKING:  # the trainer loads torch: only when a model is trained or checked
+    from bot.nlu.trainer import TrainConfig
 
 NLU_FILES = ("nlu.yml", "nlu.yaml", "nlu")
 SENTIMENT_FILES = ("sentiment.yml", "sentiment.yaml", "sentiment.csv")
@@ -63,6 +64,9 @@ def train_store_nlu(kb: KnowledgeBase, cache_dir: Path, config: TrainConfig | No
                     progress: bool = False) -> tuple[Path, dict[str, Any], bool]:
     """Train the store's model unless an intact one for exactly this data exists (a damaged one is trained again).
     Returns (folder, metadata, trained); the metadata holds the sha256 of every file of the model."""
+    from bot.nlu.model import ModelIntegrityError, seal_model, verify_model
+    from bot.nlu.trainer import TrainConfig, train_nlu
+
     config = config or TrainConfig()
     intents, sentiment, rules = load_training_data(kb)
     _, encoder_id = resolve_model(None)

@@ -37,7 +37,7 @@ def _records(settings: Settings) -> list[Any]:
     from actions.services import open_ledger
     from bot.privacy.ledger import LedgerRecords
 
-    return [LedgerRecords(open_ledger(settings.data_dir, settings.dialogue.redis_url))]
+    return [LedgerRecords(open_ledger(settings.data_dir, settings.dialogue.redis_url, settings.guard.database))]
 
 
 def _email(email: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,8 @@ from actions import changes, forms, orders, products, returns
 from actions.ledger import SqliteLedger
 from actions.services import set_backend, set_ledger, set_policy
 from actions.store_backend import SqliteStoreBackend
+from tests.support import demo_backend
 
-DEMO_ORDERS = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "orders.json"
-TODAY = datetime.fromisoformat("2026-11-23T12:00:00-05:00")
 _stamps = itertools.count(1_790_000_000)
 
 
@@ -35,7 +33,7 @@ def ledger(tmp_path: Path) -> SqliteLedger:
 @pytest.fixture(autouse=True)
 def backend() -> SqliteStoreBackend:
     """Each test starts from the demo orders as shipped."""
-    demo = SqliteStoreBackend.from_orders_file(DEMO_ORDERS, clock=lambda: TODAY)
+    demo = demo_backend()
     set_backend(demo)
     yield demo
     set_backend(None)

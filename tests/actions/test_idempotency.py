@@ -8,13 +8,14 @@ import copy
 from pathlib import Path
 
 from actions.store_backend import SqliteStoreBackend
-from tests.actions.conftest import DEMO_ORDERS, TODAY, call, execute, text_of, user_event
+from tests.actions.conftest import call, execute, text_of, user_event
+from tests.support import demo_backend
 
 ADDRESS = {"line1": "1 Main St", "city": "Boise", "region": "ID", "postal_code": "83702", "country": "United States"}
 
 
 def test_a_repeated_key_returns_the_recorded_outcome_and_changes_nothing(tmp_path: Path) -> None:
-    backend = SqliteStoreBackend.from_orders_file(DEMO_ORDERS, tmp_path / "store.db", clock=lambda: TODAY)
+    backend = demo_backend(tmp_path / "store.db")
     first = backend.cancel_order("10453", idempotency_key="k1")
     again = backend.cancel_order("10453", idempotency_key="k1")
     assert first.ok and again == first
@@ -24,7 +25,7 @@ def test_a_repeated_key_returns_the_recorded_outcome_and_changes_nothing(tmp_pat
     assert moved.ok and repeat == moved and backend.order("10456")["shipping_address"]["city"] == "Boise"
     opened = backend.start_return("10446", idempotency_key="r1")
     assert backend.start_return("10446", idempotency_key="r1") == opened
-    reopened = SqliteStoreBackend.from_orders_file(DEMO_ORDERS, tmp_path / "store.db", clock=lambda: TODAY)
+    reopened = demo_backend(tmp_path / "store.db")
     assert reopened.cancel_order("10453", idempotency_key="k1") == first  # recorded in the file, across restarts
 
 

@@ -5,7 +5,6 @@ through rasa-sdk's own ActionExecutor, on the real SQLite ledger (and the machin
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -17,9 +16,9 @@ import pytest
 from actions.ledger import Limit, RedisLedger, SqliteLedger
 from actions.services import set_backend, set_ledger
 from actions.store_backend import SqliteStoreBackend
-from tests.actions.conftest import DEMO_ORDERS, TODAY, form_events, run, slots_of, text_of, user_event
+from tests.actions.conftest import form_events, run, slots_of, text_of, user_event
+from tests.support import PROJECT_ROOT, REDIS_URL, demo_backend, need
 
-REDIS_URL = os.environ.get("SHOPBOT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 LOCKED = "can't look up orders"
 
 
@@ -35,7 +34,7 @@ class CountingBackend(SqliteStoreBackend):
 
 @pytest.fixture()
 def counting() -> CountingBackend:
-    backend = CountingBackend.from_orders_file(DEMO_ORDERS, clock=lambda: TODAY)
+    backend = demo_backend(backend=CountingBackend)
     set_backend(backend)
     return backend
 
@@ -155,25 +154,15 @@ print(sum(ledger.reserve({"order:x": Limit(5, 3600)}) is not None for _ in range
 def test_several_processes_sharing_the_sqlite_ledger_never_pass_a_limit(tmp_path: Path) -> None:
     path = str(tmp_path / "shared.db")
     SqliteLedger(path).close()
-    root = Path(__file__).resolve().parents[2]
-    workers = [subprocess.Popen([sys.executable, "-c", RESERVE_MANY, path], cwd=root, stdout=subprocess.PIPE,
-                                env={**os.environ, "PYTHONPATH": str(root)}) for _ in range(4)]
+    workers = [subprocess.Popen([sys.executable, "-c", RESERVE_MANY, path], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                                env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}) for _ in range(4)]
     granted = [int(worker.communicate(timeout=120)[0]) for worker in workers]
     assert sum(granted) == 5
 
 
-def _redis_running() -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", 6379)) == 0
-
-
 @pytest.fixture()
 def redis_ledger():
-    if not _redis_running():
-        if os.environ.get("SHOPBOT_REQUIRE_SERVICES") == "1":
-            pytest.fail("Redis is required (SHOPBOT_REQUIRE_SERVICES=1) but nothing listens on port 6379")
-        pytest.skip("no Redis on 127.0.0.1:6379")
+    need(6379, "Redis")
     prefix = f"shopbot:test:{uuid.uuid4().hex}:"
     ledgers = [RedisLedger(REDIS_URL, prefix=prefix), RedisLedger(REDIS_URL, prefix=prefix)]  # two "processes"
     yield ledgers

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from actions.order_records import read_orders
 from actions.store_backend import SqliteStoreBackend
-from tests.actions.conftest import DEMO_ORDERS
+from tests.support import DEMO_ORDERS
 
 
 def broken_copy(tmp_path: Path) -> Path:

@@ -12,7 +12,8 @@ import pytest
 
 from actions.services import get_backend, get_policy, install_store, set_backend, set_policy
 from actions.verification import NO_ORDERS
-from tests.actions.conftest import DEMO_ORDERS, form_events, run, text_of
+from tests.actions.conftest import form_events, run, text_of
+from tests.support import DEMO_ORDERS, DEMO_TODAY
 
 DEMO_PAIR = {"order_id": "10445", "email": "avery_singh86@example.org"}
 ORDER_ACTIONS = ["action_order_status", "action_track_shipment", "action_cancel_order", "action_start_return",
@@ -38,7 +39,7 @@ def own_order(**changes) -> dict:
 def served(monkeypatch: pytest.MonkeyPatch):
     """Serve a store the way a stock action server does (`SHOPBOT_KB`), from the default services."""
     monkeypatch.delenv("SHOPBOT_ORDERS", raising=False)
-    monkeypatch.setenv("SHOPBOT_TODAY", "2026-11-23T12:00:00-05:00")
+    monkeypatch.setenv("SHOPBOT_TODAY", DEMO_TODAY)
 
     def serve(root: Path) -> None:
         monkeypatch.setenv("SHOPBOT_KB", str(root))
@@ -84,7 +85,8 @@ def test_the_return_window_is_the_stores_own(served, tmp_path: Path) -> None:
     late = run("action_start_return", {"order_id": "20001", "email": "pat@other.example"})
     assert "outside the 14-day return window" in text_of(late) and "2026-11-15" in text_of(late)
     assert "30" not in text_of(late) and "warranty" not in text_of(late)  # this store gave no warranty
-    inside = run("action_start_return", {"order_id": "20002", "email": "pat@other.example"})
+    inside = run("action_start_return", {"order_id": "20002", "email": "pat@other.example",  # after the yes
+                                         "awaiting_confirmation": "action_start_return", "confirmed": True})
     assert "Return R20002-" in text_of(inside) and "3 business days" not in text_of(inside)
     shipped = run("action_cancel_order", {"order_id": "20003", "email": "pat@other.example"})
     assert "return it within 14 days" in text_of(shipped)

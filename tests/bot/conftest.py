@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 
 from actions.ledger import SqliteLedger
 from actions.services import set_backend, set_ledger
-from actions.store_backend import SqliteStoreBackend
 from bot.config import DEMO_KB
 from bot.dialogue.domain import Domain, load_domain
 from bot.dialogue.executor import ActionRunner, InProcessExecutor
 from bot.dialogue.store import ConversationStore
 from bot.engine import Engine
-
-TODAY = datetime.fromisoformat("2026-11-23T12:00:00-05:00")
+from tests.support import demo_backend
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +23,7 @@ def demo_domain() -> Domain:
 def demo_orders(tmp_path_factory: pytest.TempPathFactory):
     """Each test starts from the demo orders as shipped, with the clock on 2026-11-23, and its own ledger of failed
     identity checks (a fresh SQLite file)."""
-    backend = SqliteStoreBackend.from_orders_file(DEMO_KB / "orders.json", clock=lambda: TODAY)
+    backend = demo_backend()
     set_backend(backend)
     set_ledger(SqliteLedger(tmp_path_factory.mktemp("ledger") / "verification.db"))
     yield backend

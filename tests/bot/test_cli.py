@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from tests.conftest import write
+from tests.support import write
 
 FAQ_CSV = """id,question,answer
 refund-timing,How long do refunds take?,Refunds are processed within 3 business days of receiving the return.

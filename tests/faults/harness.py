@@ -4,46 +4,18 @@ started, killed (-9), stopped (SIGSTOP / SIGCONT) and restarted on the same data
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import sqlite3
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.support import free_port, test_cache_dir
-
-ROOT = Path(__file__).resolve().parents[2]
-TODAY = "2026-11-23T12:00:00-05:00"
-START_DEADLINE_S = 600   # a deadline for "never came up", not a measurement: a busy CI machine starts slowly
-
-
-def wait_http(url: str, process: subprocess.Popen, log: Path) -> None:
-    """Until `url` answers 200; an error with the log's tail if the process exits first."""
-    deadline = time.monotonic() + START_DEADLINE_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"exited with {process.returncode}: {log.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} never answered: {log.read_text(errors='replace')[-3000:]}")
+from tests.support import DEMO_ORDERS, DEMO_TODAY, demo_backend, free_port, listening, serve_env, start_serve, wait_http
 
 
 def order_backend(path: Path) -> Path:
     """The demo orders in a SQLite file, with an `audit` table a trigger fills on every change to an order row:
     the side effects done, counted in the back-end itself."""
-    from actions.store_backend import SqliteStoreBackend
-
-    SqliteStoreBackend.from_orders_file(ROOT / "knowledge_base" / "demo" / "orders.json", path)
+    demo_backend(path, clock=None)
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE IF NOT EXISTS audit (order_id TEXT NOT NULL, status TEXT NOT NULL)")
         db.execute("CREATE TRIGGER IF NOT EXISTS audit_orders AFTER UPDATE ON orders "
@@ -56,48 +28,6 @@ def side_effects(path: Path, order_id: str) -> list[str]:
     with sqlite3.connect(path) as db:
         return [row[0] for row in db.execute("SELECT status FROM audit WHERE order_id = ? ORDER BY rowid",
                                              (order_id,))]
-
-
-class ActionServer:
-    """`python -m rasa_sdk --actions actions` on a fixed port over a shared order back-end file."""
-
-    def __init__(self, folder: Path, store_db: Path, port: int | None = None):
-        self.folder = folder
-        self.store_db = store_db
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.starts += 1
-        log = self.folder / f"actions-{self.starts}.log"
-        env = {**os.environ, "SHOPBOT_TODAY": TODAY, "SHOPBOT_STORE_DB": str(self.store_db), "PYTHONPATH": str(ROOT),
-               "SHOPBOT_DATA_DIR": str(self.folder / "data"), "SHOPBOT_CACHE_DIR": str(test_cache_dir())}
-        with log.open("wb") as output:  # a file, not a pipe: an unread pipe would fill up and stall the server
-            self.process = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port",
-                                             str(self.port)], cwd=ROOT, env=env, stdout=output,
-                                            stderr=subprocess.STDOUT, start_new_session=True)  # sanic forks a worker
-        wait_http(f"{self.url}/health", self.process, log)
-
-    def signal(self, number: int) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, number)   # the server and its worker process
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.signal(signal.SIGKILL)
-            self.process.wait(30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.signal(signal.SIGCONT)
-            self.signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 class ShopbotServer:
@@ -116,9 +46,7 @@ class ShopbotServer:
             settings[section] = {**settings.get(section, {}), **values}
         self.config = folder / "shopbot.yml"
         self.config.write_text(json.dumps(settings), encoding="utf-8")  # JSON is YAML
-        self.env = {**os.environ, "SHOPBOT_DATA_DIR": str(self.data), "SHOPBOT_CACHE_DIR": str(test_cache_dir()),
-                    "SHOPBOT_FINETUNE": "false", "SHOPBOT_RESPONDER_MODE": "extractive", "SHOPBOT_TODAY": TODAY,
-                    "SHOPBOT_STORE_DB": str(self.store_db), "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.env = serve_env(self.data, SHOPBOT_TODAY=DEMO_TODAY, SHOPBOT_STORE_DB=str(self.store_db), **(env or {}))
         self.process: subprocess.Popen | None = None
         self.starts = 0
 
@@ -128,10 +56,7 @@ class ShopbotServer:
 
     def start(self) -> None:
         self.starts += 1
-        with self.log.open("wb") as output:
-            self.process = subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(self.config), "serve",
-                                             "--port", str(self.port)], cwd=ROOT, env=self.env, stdout=output,
-                                            stderr=subprocess.STDOUT)
+        self.process = start_serve(self.port, self.log, self.env, self.config)
         wait_http(f"{self.base}/ready", self.process, self.log)
 
     def kill9(self) -> None:
@@ -152,8 +77,7 @@ class ShopbotServer:
             raise
 
     def listening(self) -> bool:
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+        return listening(self.port)
 
     def events(self) -> dict[str, list[dict[str, Any]]]:
         """Every stored event, by conversation, read from conversations.db."""
@@ -185,7 +109,7 @@ FAQ = ("do you ship to Canada?", "how long do refunds take?")
 
 def demo_pairs(count: int) -> list[tuple[str, str]]:
     """(order id, email) pairs of the demo's orders."""
-    orders = json.loads((ROOT / "knowledge_base" / "demo" / "orders.json").read_text(encoding="utf-8"))["orders"]
+    orders = json.loads(DEMO_ORDERS.read_text(encoding="utf-8"))["orders"]
     return [(str(o["id"]), str(o["email"])) for o in orders[:count]]
 
 

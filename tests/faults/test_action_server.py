@@ -13,7 +13,8 @@ import pytest
 from bot.dialogue.executor import RemoteExecutor
 from bot.dialogue.store import ConversationStore
 from bot.messages import Inbound
-from tests.faults.harness import ActionServer, order_backend, side_effects
+from tests.faults.harness import order_backend, side_effects
+from tests.support import ActionServer
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.faults.harness import ActionServer, ShopbotServer, demo_pairs, order_backend, turns
+from tests.faults.harness import ShopbotServer, demo_pairs, order_backend, turns
+from tests.support import ActionServer
 
 pytestmark = pytest.mark.timeout(900)
 SOCKETS, REST = 4, 2

@@ -8,16 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.replicas import POSTGRES_URL, REDIS_URL, Replica, fresh_database, listening, redis_database
+from tests.integration.replicas import Replica, fresh_database, redis_database
 from tests.integration.replicas import replicas as start_replicas
-
-
-def need(port: int, name: str) -> None:
-    """Skip where the service does not run; fail instead when SHOPBOT_REQUIRE_SERVICES=1 (as CI sets)."""
-    if not listening(port):
-        if os.environ.get("SHOPBOT_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{name} is required (SHOPBOT_REQUIRE_SERVICES=1) but nothing listens on port {port}")
-        pytest.skip(f"no {name} on 127.0.0.1:{port}")
+from tests.support import POSTGRES_URL, REDIS_URL, need
 
 
 @pytest.fixture(scope="module")

@@ -7,34 +7,21 @@ Redis database, free ports, the demo store from the test cache, extractive repli
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support import free_port, test_cache_dir
+from tests.support import POSTGRES_URL, REDIS_URL, free_port, serve_env, start_serve, wait_http
 
-POSTGRES_URL = os.environ.get("SHOPBOT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("SHOPBOT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 AGENT_TOKEN = "replica-agent-key"
 START_DEADLINE_S = 420.0   # a first run on a cold cache builds the demo index
 INDEX_READY = re.compile(r"; index (loaded|built) in ")
-
-
-def listening(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex((host, port)) == 0
 
 
 @contextmanager
@@ -78,20 +65,6 @@ class Replica:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
 
 
-def _wait_ready(replica: Replica, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if replica.process.poll() is not None:
-            raise RuntimeError(f"{replica.url} exited with {replica.process.returncode}:\n{replica.tail()}")
-        try:
-            with urllib.request.urlopen(f"{replica.url}/ready", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{replica.url} was not ready after {START_DEADLINE_S:.0f} s:\n{replica.tail()}")
-
-
 def _wait_index(replica: Replica, deadline: float) -> None:
     """Wait until the replica has loaded (or built) the store's index, so the next one finds it in the cache."""
     while time.monotonic() < deadline and replica.process.poll() is None:
@@ -118,12 +91,9 @@ def replicas(count: int, database_url: str, redis_url: str, log_dir: Path, confi
              env: dict[str, str] | None = None) -> Iterator[list[Replica]]:
     """`count` `shopbot serve` processes on one database and one Redis, each on its own free port; the others
     start once the first has its index (it builds the demo index if the cache lacks it)."""
-    shopbot = Path(sys.executable).with_name("shopbot")
     log_dir.mkdir(parents=True, exist_ok=True)
-    base = {**os.environ, "SHOPBOT_CACHE_DIR": str(test_cache_dir()), "SHOPBOT_FINETUNE": "false",
-            "SHOPBOT_RESPONDER_MODE": "extractive", "SHOPBOT_DATABASE_URL": database_url,
-            "SHOPBOT_REDIS_URL": redis_url, "SHOPBOT_AGENT_TOKEN": AGENT_TOKEN,
-            "SHOPBOT_DATA_DIR": str(log_dir / "data"), "PYTHONUNBUFFERED": "1", **(env or {})}
+    base = serve_env(log_dir / "data", SHOPBOT_DATABASE_URL=database_url, SHOPBOT_REDIS_URL=redis_url,
+                     SHOPBOT_AGENT_TOKEN=AGENT_TOKEN, **(env or {}))
     started: list[Replica] = []
     with ExitStack() as stack:
         stack.callback(_stop, started)
@@ -131,9 +101,7 @@ def replicas(count: int, database_url: str, redis_url: str, log_dir: Path, confi
         def launch() -> Replica:
             port = free_port()
             log = log_dir / f"replica-{len(started)}-{port}.log"
-            command = [str(shopbot), *(["--config", str(config)] if config else []), "serve", "--port", str(port)]
-            handle = stack.enter_context(log.open("w"))
-            process = subprocess.Popen(command, cwd=log_dir, env=base, stdout=handle, stderr=subprocess.STDOUT)
+            process = start_serve(port, log, base, config, cwd=log_dir)
             replica = Replica(f"http://127.0.0.1:{port}", process, log)
             started.append(replica)
             return replica
@@ -143,5 +111,5 @@ def replicas(count: int, database_url: str, redis_url: str, log_dir: Path, confi
         _wait_index(first, deadline)
         others = [launch() for _ in range(count - 1)]
         for replica in [first, *others]:
-            _wait_ready(replica, deadline)
+            wait_http(f"{replica.url}/ready", replica.process, replica.log, max(0.0, deadline - time.monotonic()))
         yield started

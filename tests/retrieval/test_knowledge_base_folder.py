@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.loaders import DataError, load_knowledge_base
-from tests.conftest import write
+from tests.support import write
 
 
 def test_store_yml_sources_and_mapping(tmp_path: Path) -> None:

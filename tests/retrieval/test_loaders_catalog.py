@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.loaders import CatalogMapping, DataError, load_catalog
-from tests.conftest import write
+from tests.support import write
 
 GOOD = [
     {"id": "A1", "title": "Trail Shoe", "brand": "Kestrel", "category": "Shoes", "price": 89.5,

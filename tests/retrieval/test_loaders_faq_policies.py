@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.loaders import DataError, load_faq, load_policies
-from tests.conftest import write
+from tests.support import write
 
 
 def test_faq_csv_yaml_json_agree(tmp_path: Path) -> None:

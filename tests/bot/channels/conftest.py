@@ -10,11 +10,9 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.app import StoreBot
 from bot.config import ServerSettings, Settings
 from bot.dialogue.store import ConversationStore
-from bot.responder.responder import Responder
-from bot.server import create_app
+from tests.support import bot_app, running_app
 
 
 @pytest.fixture
@@ -29,14 +27,9 @@ def serve(make_engine, demo_store, tmp_path: Path) -> Callable[..., AsyncIterato
         engine = make_engine(store=store)
         if handle_fails is not None:
             engine.handle = failing_once(engine.handle, handle_fails)
-        bot = StoreBot(engine, demo_store, Responder(None), None)
         settings = Settings(server=ServerSettings(**options), data_dir=data_dir or tmp_path / "data")
-        server = TestServer(create_app(bot, settings))
-        await server.start_server()
-        try:
+        async with running_app(bot_app(engine, demo_store, settings)) as server:
             yield server
-        finally:
-            await server.close()
 
     return running
 

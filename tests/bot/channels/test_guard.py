@@ -15,13 +15,10 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from yarl import URL as Url
 
-from bot.app import StoreBot
 from bot.channels.rates import RateLimits
 from bot.config import DialogueSettings, ServerSettings, Settings
-from bot.responder.responder import Responder
-from bot.server import create_app
 from tests.bot.channels.conftest import run
-from tests.bot.dialogue.test_store import REDIS_URL, need
+from tests.support import REDIS_URL, bot_app, need, running_app
 
 URL = "/webhooks/rest/webhook"
 
@@ -101,12 +98,8 @@ async def replicas(make_engine, demo_store, count: int, **options) -> AsyncItera
     async with AsyncExitStack() as stack:
         servers = []
         for _ in range(count):
-            bot = StoreBot(make_engine(), demo_store, Responder(None), None)
             settings = Settings(server=ServerSettings(**options), dialogue=DialogueSettings(redis_url=REDIS_URL))
-            server = TestServer(create_app(bot, settings))
-            await server.start_server()
-            stack.push_async_callback(server.close)
-            servers.append(server)
+            servers.append(await stack.enter_async_context(running_app(bot_app(make_engine(), demo_store, settings))))
         yield servers
 
 

@@ -21,6 +21,7 @@ from bot.channels.whatsapp import WhatsAppChannel, signature
 from bot.cli import main
 from bot.config import ConfigError, ServerSettings, TelegramSettings, WhatsAppSettings
 from tests.bot.channels.conftest import run
+from tests.support import running_app
 
 
 class FakePlatform:
@@ -173,17 +174,14 @@ def test_a_telegram_webhook_without_a_secret_refuses_every_update(make_engine) -
         channel = TelegramChannel(make_engine(), ChannelGuard(settings), settings)
         app = web.Application()
         app.router.add_post("/webhooks/telegram", channel.handle)
-        server = TestServer(app)
-        await server.start_server()
         try:
-            async with aiohttp.ClientSession() as http:
+            async with running_app(app) as server, aiohttp.ClientSession() as http:
                 forged = await http.post(server.make_url("/webhooks/telegram"), json=update(1, "/help"))
                 guessed = await http.post(server.make_url("/webhooks/telegram"), json=update(2, "/help"),
                                           headers={"X-Telegram-Bot-Api-Secret-Token": ""})
                 await channel.close()
                 return forged.status, guessed.status, platform.calls
         finally:
-            await server.close()
             await platform.server.close()
 
     assert run(forge()) == (401, 401, [])

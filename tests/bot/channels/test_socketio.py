@@ -153,24 +153,16 @@ def test_socketio_disconnects_a_socket_that_sends_nothing(serve) -> None:
 
 def test_a_failed_socketio_turn_gets_an_error_and_the_next_message_is_answered(make_engine, demo_store,
                                                                                tmp_path) -> None:
-    from aiohttp.test_utils import TestServer
-
-    from bot.app import StoreBot
     from bot.config import ServerSettings, Settings
     from bot.dialogue.errors import StateUnavailable
-    from bot.responder.responder import Responder
-    from bot.server import create_app
     from tests.bot.channels.test_websocket import FailingOnce
+    from tests.support import bot_app, running_app
 
     async def chat():
-        bot = StoreBot(make_engine(store=FailingOnce(StateUnavailable("redis is down"), "load")), demo_store,
-                       Responder(None), None)
-        server = TestServer(create_app(bot, Settings(server=ServerSettings(), data_dir=tmp_path)))
-        await server.start_server()
-        try:
+        engine = make_engine(store=FailingOnce(StateUnavailable("redis is down"), "load"))
+        settings = Settings(server=ServerSettings(), data_dir=tmp_path)
+        async with running_app(bot_app(engine, demo_store, settings)) as server:
             return await converse(str(server.make_url("/")), ["/greet", "/greet"])
-        finally:
-            await server.close()
 
     _, (failed, answered) = run(chat())
     assert failed[0]["custom"]["error"] == "unavailable" and "Traceback" not in failed[0]["text"]

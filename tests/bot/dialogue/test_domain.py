@@ -10,7 +10,7 @@ from bot.config import DEMO_KB
 from bot.dialogue.domain import load_domain
 from bot.nlu.data import load_nlu_data
 from retrieval.loaders import DataError
-from tests.conftest import write
+from tests.support import write
 
 GOOD = """\
 intents: [greet, order_status]

@@ -7,22 +7,17 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
-from bot.app import StoreBot
 from bot.config import Settings
 from bot.dialogue.errors import StateUnavailable
 from bot.dialogue.locks import RedisLocks
-from bot.responder.responder import Responder
-from bot.server import create_app
-from tests.support import free_port
+from tests.support import bot_app, free_port, listening, running_app
 
 GUARD_S = 30  # a hang guard, not a timing assertion: the old client waited minutes with Redis stopped
 
@@ -44,9 +39,8 @@ class ThrowawayRedis:
         self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no",
                                          "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(200):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
+            if listening(self.port):
+                return
             time.sleep(0.05)
         raise AssertionError("redis-server did not start")
 
@@ -125,22 +119,17 @@ def test_ready_reports_redis_and_recovers(redis_server: ThrowawayRedis, make_eng
     async def run() -> list[tuple[int, dict]]:
         engine = make_engine()
         engine.locks = RedisLocks(redis_server.url, prefix="test:lock:")
-        server = TestServer(create_app(StoreBot(engine, demo_store, Responder(None), None), Settings()))
-        await server.start_server()
         answers = []
-        try:
-            async with aiohttp.ClientSession() as http:
-                async def ready() -> None:
-                    response = await http.get(server.make_url("/ready"))
-                    answers.append((response.status, await response.json()))
+        async with running_app(bot_app(engine, demo_store, Settings())) as server, aiohttp.ClientSession() as http:
+            async def ready() -> None:
+                response = await http.get(server.make_url("/ready"))
+                answers.append((response.status, await response.json()))
 
-                await ready()
-                redis_server.kill()
-                await ready()
-                redis_server.start()
-                await ready()
-        finally:
-            await server.close()
+            await ready()
+            redis_server.kill()
+            await ready()
+            redis_server.start()
+            await ready()
         return answers
 
     (up, down, back) = asyncio.run(run())

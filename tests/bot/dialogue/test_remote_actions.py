@@ -3,51 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
-import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.dialogue.executor import ActionUnavailable, RemoteExecutor
 from tests.bot.dialogue.conftest import say, texts
-from tests.support import free_port
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support import ActionServer, free_port
 
 
 @pytest.fixture(scope="module")
-def action_server(tmp_path_factory: pytest.TempPathFactory):
-    port = free_port()
-    env = {**os.environ, "SHOPBOT_TODAY": "2026-11-23T12:00:00-05:00", "PYTHONPATH": str(ROOT)}
-    log = tmp_path_factory.mktemp("action-server") / "server.log"
-    with log.open("wb") as output:  # a file, not a pipe: an unread pipe would fill up and stall the server
-        process = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
-                                   cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # its own process group: sanic starts a worker process
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("the action server did not start: " + log.read_text(errors="replace")[-2000:])
-    yield url
-    os.killpg(process.pid, signal.SIGTERM)  # the server and its worker
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
+def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A stock rasa-sdk action server over the demo orders, for the module; yields its URL."""
+    with ActionServer(tmp_path_factory.mktemp("action-server")) as server:
+        yield server.url
 
 
 def test_the_server_lists_every_action_of_the_domain(action_server: str, demo_domain) -> None:
@@ -98,7 +70,7 @@ def test_a_change_sent_to_a_stalled_server_has_an_unknown_outcome_a_look_up_is_u
     more). It is an unknown outcome, not retried; a look-up is retried and then unavailable; a refused connection
     means nothing was sent, so even a change is plainly unavailable."""
     from bot.dialogue.executor import ActionOutcomeUnknown
-    from tests.faults.harness import ActionServer, order_backend
+    from tests.faults.harness import order_backend
 
     server = ActionServer(tmp_path / "actions", order_backend(tmp_path / "store.db"))
     server.start()

@@ -15,7 +15,7 @@ from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from bot.dialogue.store import ConversationStore
 from bot.dialogue.tracker import DialogueTracker
 from tests.bot.dialogue.conftest import say, texts
-from tests.bot.dialogue.test_store import POSTGRES_URL, need
+from tests.support import POSTGRES_URL, need
 
 
 def _user(text: str, message_id: str) -> dict:

@@ -7,33 +7,15 @@ missing service into a failure.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import uuid
 from pathlib import Path
 
-import pytest
 from rasa_sdk.events import ActiveLoop, SlotSet, UserUttered
 
 from bot.dialogue.locks import LocalLocks, RedisLocks
 from bot.dialogue.store import ConversationStore
 from tests.bot.dialogue.conftest import say, texts
-
-POSTGRES_URL = os.environ.get("SHOPBOT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("SHOPBOT_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def need(port: int, name: str) -> None:
-    if not _listening(port):
-        if os.environ.get("SHOPBOT_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{name} is required (SHOPBOT_REQUIRE_SERVICES=1) but nothing listens on port {port}")
-        pytest.skip(f"no {name} on 127.0.0.1:{port}")
+from tests.support import POSTGRES_URL, REDIS_URL, need
 
 
 def turn(text: str) -> list[dict]:

@@ -26,8 +26,7 @@ from bot.app import conversation_store
 from bot.config import DialogueSettings, Settings
 from bot.dialogue.errors import StateUnavailable, StoreRefused
 from bot.dialogue.store import ConversationStore
-from tests.bot.dialogue.test_store import POSTGRES_URL, REDIS_URL, need
-from tests.support import free_port
+from tests.support import POSTGRES_URL, REDIS_URL, free_port, need
 
 ROOT = Path(__file__).resolve().parents[3]
 HOLDER = """

@@ -7,19 +7,25 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 import pytest
-import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 from bot import metrics
 from bot.inference.generation import GenerationScheduler, supports_batching
 from bot.inference.prefix_cache import PrefixCache
 
+if TYPE_CHECKING:  # torch and transformers load when a test builds a model, not at collection
+    import torch
+    from transformers import GPT2LMHeadModel, LlamaForCausalLM
+
 PROMPTS = [[5, 6, 7, 8, 9, 10, 11], [20, 21, 22], list(range(30, 60)), [100], [7] * 12, [250, 3, 250, 3]]
 
 
 def tiny_llama() -> LlamaForCausalLM:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
@@ -27,12 +33,17 @@ def tiny_llama() -> LlamaForCausalLM:
 
 
 def tiny_gpt2() -> GPT2LMHeadModel:
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
     torch.manual_seed(1)
     return GPT2LMHeadModel(GPT2Config(vocab_size=300, n_embd=64, n_layer=2, n_head=4, n_positions=128)).eval()
 
 
 def alone(model: torch.nn.Module, prompt: list[int], max_new_tokens: int, stop: int | None = None) -> list[int]:
     """What Hugging Face's own `generate` writes for one prompt (greedy)."""
+    import torch
+
     out = model.generate(torch.tensor([prompt]), max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop,
                          pad_token_id=0)
     tokens = out[0, len(prompt):].tolist()
@@ -148,6 +159,8 @@ def test_prompts_sharing_a_prefix_reuse_its_states_and_decode_the_same() -> None
 
 
 def test_the_prefix_cache_forgets_the_least_recently_used_prompt_first() -> None:
+    import torch
+
     cache = PrefixCache(max_tokens=40, block=16)
     layers = [(torch.zeros(1, 2, 40, 4), torch.zeros(1, 2, 40, 4))]
     a, b, c = [1] * 40, [2] * 40, [3] * 40

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from tests.bot.nlu.test_training import INTENTS, SENTIMENT, make_store
-from tests.conftest import write
+from tests.support import write
 
 
 def csv_of(rows: dict[str, list[str]], pick: slice) -> str:

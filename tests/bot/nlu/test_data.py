@@ -4,7 +4,7 @@ import pytest
 
 from bot.nlu.data import EntitySpan, load_nlu_data, load_sentiment_data, parse_annotated, validate_examples
 from retrieval.loaders import DataError
-from tests.conftest import write
+from tests.support import write
 
 NLU = """version: "3.1"
 nlu:

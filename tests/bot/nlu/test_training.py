@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from bot.nlu.pipeline import latest_model, load_store_parser, train_store_nlu
-from bot.nlu.trainer import TrainConfig, choose_threshold, fit_temperature
 from retrieval.loaders import DataError, load_knowledge_base
-from tests.conftest import write
 from tests.corruption import flip_bytes
+from tests.support import write
+
+if TYPE_CHECKING:
+    from bot.nlu.trainer import TrainConfig
 
 INTENTS = {
     "order_status": ["where is my order", "has my order shipped", "order status please", "is my package on the way",
@@ -52,12 +55,19 @@ def make_store(root: Path, intents: dict[str, list[str]] = INTENTS) -> Path:
     return root
 
 
+def small_config() -> TrainConfig:
+    """The training settings these tests use (the trainer, and torch with it, load here, not at collection)."""
+    from bot.nlu.trainer import TrainConfig
+
+    return TrainConfig(epochs=6, holdout=0.17, encoder_lr=8e-5)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory):
     root = make_store(tmp_path_factory.mktemp("store"))
     cache = tmp_path_factory.mktemp("cache")
     kb = load_knowledge_base(root)
-    folder, metadata, was_trained = train_store_nlu(kb, cache, TrainConfig(epochs=6, holdout=0.17, encoder_lr=8e-5))
+    folder, metadata, was_trained = train_store_nlu(kb, cache, small_config())
     return kb, cache, folder, metadata, was_trained
 
 
@@ -73,7 +83,7 @@ def test_training_writes_a_versioned_model_with_metadata(trained) -> None:
 
 def test_unchanged_data_skips_training(trained) -> None:
     kb, cache, folder, _, _ = trained
-    again, _, was_trained = train_store_nlu(kb, cache, TrainConfig(epochs=6, holdout=0.17, encoder_lr=8e-5))
+    again, _, was_trained = train_store_nlu(kb, cache, small_config())
     assert again == folder and not was_trained
 
 
@@ -127,6 +137,8 @@ def test_bad_training_data_is_reported_before_training(tmp_path: Path) -> None:
 
 
 def test_temperature_and_threshold_helpers() -> None:
+    from bot.nlu.trainer import choose_threshold, fit_temperature
+
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, 300)
     logits = rng.normal(size=(300, 3))
@@ -200,6 +212,6 @@ def test_shopbot_train_trains_a_damaged_model_again(trained, tmp_path: Path) -> 
     kb, cache, folder, _, _ = trained
     copied_cache = Path(shutil.copytree(cache, tmp_path / "cache"))
     flip_bytes(copied_cache / folder.relative_to(cache) / "heads.pt", 20)
-    again, _, was_trained = train_store_nlu(kb, copied_cache, TrainConfig(epochs=6, holdout=0.17, encoder_lr=8e-5))
+    again, _, was_trained = train_store_nlu(kb, copied_cache, small_config())
     assert was_trained and again == copied_cache / folder.relative_to(cache)
     load_store_parser(kb, again)

@@ -20,8 +20,8 @@ from bot.dialogue.store import ConversationStore
 from bot.privacy import logfile
 from bot.privacy.ledger import LedgerRecords
 from bot.privacy.shopper import find_conversation_ids
-from tests.bot.dialogue.test_store import POSTGRES_URL, need
 from tests.bot.privacy.conftest import say, sqlite_bytes, stored_text
+from tests.support import POSTGRES_URL, need
 
 AVERY = "avery_singh86@example.org"     # owns order 10445 in the demo back-end
 CARMEN = "cramirez@example.com"         # owns order 10401

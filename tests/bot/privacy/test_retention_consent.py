@@ -10,20 +10,17 @@ import time
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from bot.app import StoreBot
 from bot.cli import main
 from bot.config import ConfigError, PrivacySettings, Settings, load_settings
 from bot.dialogue.store import ConversationStore, conversations
 from bot.privacy import logfile
 from bot.privacy.consent import ConsentError, allows, parse_consent, record_consent
 from bot.privacy.retention import purge
-from bot.responder.responder import Responder
-from bot.server import create_app
 from tests.bot.privacy.conftest import say
+from tests.support import bot_app, running_app
 
 DAY = 86_400.0
 
@@ -77,15 +74,11 @@ def test_the_server_runs_the_retention_job(make_engine, demo_store, tmp_path: Pa
         await say(engine, "hi", "fresh", "web")
         age(store, "web:old", 8 * DAY)
         settings = Settings(privacy=PrivacySettings(retention_days=7), logging={"file": log_file})
-        server = TestServer(create_app(StoreBot(engine, demo_store, Responder(None), None), settings))
-        await server.start_server()
-        try:
+        async with running_app(bot_app(engine, demo_store, settings)):
             deadline = time.monotonic() + 60
             while store.count_sync() > 1 and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)   # the job's first round runs as the server starts
             return store.count_sync(), log_file.read_text().splitlines()
-        finally:
-            await server.close()
 
     count, lines = asyncio.run(scenario())
     assert count == 1 and store.load_all_sync("web:fresh")

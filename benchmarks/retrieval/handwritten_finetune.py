@@ -7,16 +7,14 @@ entry twice in a batch is one target of the in-batch softmax (the loss of Multip
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from retrieval.atomic import atomic_folder
 from retrieval.documents import FaqEntry
 from retrieval.embeddings import Embedder
-from retrieval.finetune import METADATA, FinetuneConfig, training_pairs
+from retrieval.finetune import FinetuneConfig, save_tuned, training_pairs
 from retrieval.training_progress import TrainingProgress
 
 
@@ -49,12 +47,6 @@ def handwritten_finetune_on_faq(faq: list[FaqEntry], base: Embedder, folder: Pat
             loss = torch.nn.functional.cross_entropy(similarity * config.scale, labels)
             tracker.step(loss, optimizer)
     tracker.close()
-    model.eval()
-    with atomic_folder(Path(folder)) as staging:
-        model.save(str(staging))
-        (staging / METADATA).write_text(json.dumps({
-            "base_model": base.model_id, "config": asdict(config), "n_pairs": len(pairs), "n_faq": len(faq),
-            "steps": steps, "final_loss": tracker.mean_loss(last=5),
-            "seconds": round(time.perf_counter() - started, 1),
-        }, indent=2))
-    return folder
+    return save_tuned(model, Path(folder), {
+        "base_model": base.model_id, "config": asdict(config), "n_pairs": len(pairs), "n_faq": len(faq),
+        "steps": steps, "final_loss": tracker.mean_loss(last=5), "seconds": round(time.perf_counter() - started, 1)})

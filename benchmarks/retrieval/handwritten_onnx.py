@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.onnx_encoder import export_module_onnx, onnx_session
+from retrieval.onnx_encoder import export_module_onnx, onnx_session, session_embeddings
 
 
 def export_transformer_onnx(model: Any, folder: Path) -> Path:
@@ -47,14 +47,4 @@ class HandwrittenOnnxEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Normalised sentence embeddings for one batch of texts."""
-        import torch
-
-        features = self.model.preprocess(texts)
-        feed = {name: features[name].numpy() for name in self.input_names}
-        tokens = self.session.run(None, feed)[0]
-        pooled = {"token_embeddings": torch.from_numpy(tokens), "attention_mask": features["attention_mask"]}
-        with torch.inference_mode():
-            for module in list(self.model)[1:]:
-                pooled = module(pooled)
-            embeddings = torch.nn.functional.normalize(pooled["sentence_embedding"], p=2, dim=1)
-        return np.ascontiguousarray(embeddings.numpy(), dtype=np.float32)
+        return session_embeddings(self.model, self.session, self.input_names, texts)

@@ -114,25 +114,17 @@ def test_the_config_file_can_come_from_shopbot_config(tmp_path: Path, monkeypatc
         load_settings()
 
 
-def test_bad_variables_name_the_variable_and_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SHOPBOT_PORT", "many")
-    with pytest.raises(ConfigError, match=r"^SHOPBOT_PORT: invalid configuration: server\.port: "):
-        load_settings()
-    monkeypatch.delenv("SHOPBOT_PORT")
-    monkeypatch.setenv("SHOPBOT_DIALOGUE__ASK_BELOW", "sometimes")
-    with pytest.raises(ConfigError, match=r"^SHOPBOT_DIALOGUE__ASK_BELOW: invalid configuration: dialogue\.ask_below"):
-        load_settings()
-    monkeypatch.delenv("SHOPBOT_DIALOGUE__ASK_BELOW")
-    monkeypatch.setenv("SHOPBOT_SERVER__CORS_ORIGINS", "https://a.example")
-    with pytest.raises(ConfigError, match=r"^SHOPBOT_SERVER__CORS_ORIGINS: .*server\.cors_origins: .*JSON"):
-        load_settings()
-    monkeypatch.delenv("SHOPBOT_SERVER__CORS_ORIGINS")
-    monkeypatch.setenv("SHOPBOT_SERVER__PROT", "8080")
-    with pytest.raises(ConfigError, match=r"^SHOPBOT_SERVER__PROT: invalid configuration: server\.prot: Extra"):
-        load_settings()
-    monkeypatch.delenv("SHOPBOT_SERVER__PROT")
-    monkeypatch.setenv("SHOPBOT_TODAY", "next tuesday")
-    with pytest.raises(ConfigError, match=r"^SHOPBOT_TODAY: invalid configuration: order_backend\.today"):
+@pytest.mark.parametrize("variable, value, message", [
+    ("SHOPBOT_PORT", "many", r"^SHOPBOT_PORT: invalid configuration: server\.port: "),
+    ("SHOPBOT_DIALOGUE__ASK_BELOW", "sometimes", r"^SHOPBOT_DIALOGUE__ASK_BELOW: invalid configuration: dialogue\.ask_below"),
+    ("SHOPBOT_SERVER__CORS_ORIGINS", "https://a.example", r"^SHOPBOT_SERVER__CORS_ORIGINS: .*server\.cors_origins: .*JSON"),
+    ("SHOPBOT_SERVER__PROT", "8080", r"^SHOPBOT_SERVER__PROT: invalid configuration: server\.prot: Extra"),
+    ("SHOPBOT_TODAY", "next tuesday", r"^SHOPBOT_TODAY: invalid configuration: order_backend\.today"),
+])
+def test_bad_variables_name_the_variable_and_the_field(monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
+                                                       message: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=message):
         load_settings()
 
 

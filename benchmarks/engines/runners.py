@@ -137,12 +137,18 @@ class LlamaCppBatchedRunner:
     def __init__(self, gguf: Path, threads: int, max_sequences: int, context_per_sequence: int = 1024,
                  batch: int = 512):
         import llama_cpp
+        from llama_cpp import _internals
 
         self.lib = llama_cpp
-        self.llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=context_per_sequence * max_sequences,
-                                   n_threads=threads, n_threads_batch=threads, n_batch=batch,
-                                   n_seq_max=max_sequences, kv_unified=True, verbose=False)
-        self.ctx = self.llm._ctx.ctx
+        # `Llama` (0.3.36) takes no n_seq_max: it loads the model; the context for the sequences is made here.
+        self.llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=256, n_threads=threads, n_threads_batch=threads,
+                                   n_batch=batch, verbose=False)
+        params = llama_cpp.llama_context_params.from_buffer_copy(self.llm.context_params)
+        params.n_ctx = context_per_sequence * max_sequences
+        params.n_seq_max = max_sequences
+        params.kv_unified = False  # one cache per sequence: llama.cpp's advice when they share no long prefix
+        self.context = _internals.LlamaContext(model=self.llm._model, params=params, verbose=False)
+        self.ctx = self.context.ctx
         self.n_vocab = self.llm.n_vocab()
         self.batch_size = batch
         self.max_sequences = max_sequences
@@ -213,6 +219,8 @@ class LlamaCppBatchedRunner:
 
     def close(self) -> None:
         self.lib.llama_batch_free(self.batch)
+        self.context.close()
+        self.llm.close()
 
 
 class CTranslate2Runner:

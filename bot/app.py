@@ -11,13 +11,14 @@ from bot.dialogue.executor import ActionRunner, InProcessExecutor, RemoteExecuto
 from bot.dialogue.locks import ConversationLocks, LocalLocks, RedisLocks
 from bot.dialogue.store import ConversationStore
 from bot.engine import Engine, EngineOptions
+from bot.generation.factory import open_generator
 from bot.inference.batcher import MicroBatcher
 from bot.knowledge import StoreKnowledge, store_recommender
 from bot.nlu.parser import NluParser
 from bot.privacy.redaction import TranscriptRedactor
 from bot.responder.answerer import Answerer
 from bot.responder.grounding import lowercase_words, store_fact_lines
-from bot.responder.lm import DEFAULT_LM, load_language_model
+from bot.responder.lm import DEFAULT_LM
 from bot.responder.responder import Responder
 from bot.responder.training import latest_adapter
 from retrieval.device import resolve_device
@@ -32,18 +33,25 @@ def load_responder(settings: Settings, kb: KnowledgeBase) -> Responder:
     if options.adapter == "auto":
         adapter = latest_adapter(settings.cache_dir, options.model)
     elif options.adapter != "none":
-        adapter = options.adapter
+        adapter = Path(options.adapter)
     device = resolve_device(settings.device)
-    mode = options.mode
-    if mode == "auto":
-        mode = "generate" if adapter is not None or device != "cpu" or options.model != DEFAULT_LM else "extractive"
     # The guard's support besides each reply's sources: the store's facts; its texts' words are no invented names.
     facts = store_fact_lines(kb.facts)
     vocabulary = lowercase_words([p.text for p in kb.passages()] + facts)
-    if mode == "extractive":
+    if responder_mode(settings, adapter, device) == "extractive":
         return Responder(None, names, facts=facts, vocabulary=vocabulary)
-    lm = load_language_model(options.model, device, settings.cache_dir, adapter=adapter)
-    return Responder(lm, names, options.max_new_tokens, options.prompt_tokens, facts=facts, vocabulary=vocabulary)
+    generator = open_generator(options, device, settings.cache_dir, adapter)
+    return Responder(generator, names, options.max_new_tokens, options.prompt_tokens, facts=facts,
+                     vocabulary=vocabulary, deadline_ms=options.deadline_ms)
+
+
+def responder_mode(settings: Settings, adapter: Path | None, device: str) -> str:
+    """`generate` or `extractive`: what `responder.mode: auto` means with these settings (see ResponderSettings)."""
+    options = settings.responder
+    if options.mode != "auto":
+        return options.mode
+    tuned_or_fast = adapter is not None or device != "cpu" or options.endpoint
+    return "generate" if tuned_or_fast or options.model != DEFAULT_LM else "extractive"
 
 
 def domain_path(settings: Settings) -> Path:
@@ -123,8 +131,8 @@ def build_bot(settings: Settings, knowledge: StoreKnowledge, responder: Responde
 
 
 def batch_models(bot: StoreBot, options: BatchingSettings) -> None:
-    """Run the models of concurrent turns together: NLU and query embeddings in micro-batches, replies in one
-    continuous decode batch (`batching.enabled: false` runs each request alone)."""
+    """Run the encoder models of concurrent turns together: NLU and query embeddings in micro-batches
+    (`batching.enabled: false` runs each request alone). Replies batch inside their engine."""
     if not options.enabled:
         return
     if bot.parser is not None and bot.parser.batcher is None:
@@ -132,8 +140,6 @@ def batch_models(bot: StoreBot, options: BatchingSettings) -> None:
     embedder = bot.knowledge.index.embedder
     if embedder.batcher is None:
         embedder.batcher = MicroBatcher("embed", embedder.encode_batch, options.embed_max_batch, options.max_wait_ms)
-    if bot.responder.scheduler is None:
-        bot.responder.batch(options.generate_max_batch, options.max_wait_ms)
 
 
 def warm_up(bot: StoreBot) -> None:

@@ -210,15 +210,15 @@ async def metric_samples(base: str) -> dict[tuple[str, tuple], float]:
 
 
 def model_figures(before: dict[tuple[str, tuple], float], after: dict[tuple[str, tuple], float]) -> dict[str, Any]:
-    """What `/metrics` says of the model batches between two snapshots: mean sizes and waits, decode steps,
-    prefix reuse."""
+    """What `/metrics` says between two snapshots: encoder batch sizes and waits, tokens the LM wrote, and how the
+    answers from sources were written (by the LM, or quoted because of the deadline, the guard, or the setting)."""
 
     def value(name: str, **labels: str) -> float:
         key = (name, tuple(sorted(labels.items())))
         return after.get(key, 0.0) - before.get(key, 0.0)
 
     out: dict[str, Any] = {}
-    for model in ("nlu", "embed", "generate"):
+    for model in ("nlu", "embed"):
         count = value("shopbot_batch_size_count", model=model)
         if count:
             out[f"{model}_batches"] = int(count)
@@ -227,16 +227,13 @@ def model_figures(before: dict[tuple[str, tuple], float], after: dict[tuple[str,
         if waits:
             out[f"{model}_mean_wait_ms"] = round(value("shopbot_batch_queue_seconds_sum", model=model) / waits * 1000,
                                                  2)
-    steps = value("shopbot_decode_step_seconds_count")
-    if steps:
-        out["decode_steps"] = int(steps)
-        out["decode_step_mean_ms"] = round(value("shopbot_decode_step_seconds_sum") / steps * 1000, 1)
-        out["generated_tokens"] = int(value("shopbot_generated_tokens_total"))
-    cached, computed = value("shopbot_prefill_tokens_total", source="cached"), value("shopbot_prefill_tokens_total",
-                                                                                     source="computed")
-    if cached + computed:
-        out["prefill_tokens"] = int(cached + computed)
-        out["prefill_cached_share"] = round(cached / (cached + computed), 3)
+    out["generated_tokens"] = int(value("shopbot_generated_tokens_total"))
+    replies = {how: int(value("shopbot_replies_total", how=how))
+               for how in ("generated", "deadline", "fallback", "extractive")}
+    out["replies"] = replies
+    if sum(replies.values()):
+        out["lm_written_share"] = round(replies["generated"] / sum(replies.values()), 3)
+        out["deadline_quoted_share"] = round(replies["deadline"] / sum(replies.values()), 3)
     return out
 
 
@@ -293,6 +290,7 @@ async def bench_phase(name: str, command: list[str], env: dict[str, str], data_d
         before = await metric_samples(server.base)
         load = await run_load(server.base, sessions, turns, think_s, seed)
         figures = model_figures(before, await metric_samples(server.base))  # the load's own, not the lone session's
+        figures["tokens_per_s"] = round(figures["generated_tokens"] / load["wall_s"], 1) if load["wall_s"] else 0.0
         return {**load, "rss_mb": round(rss_mb(server.process.pid, "VmHWM")), "rss_idle_mb": round(idle_mb),
                 "cold_start_s": round(server.cold_start_s, 1), "alone": alone, "models": figures}
 
@@ -329,6 +327,9 @@ def run_bench(sessions: int = 32, turns: int = 4, think_s: float = 0.0, alone_tu
     report.update({"no_generation_p50_ms": ours["no_generation_p50_ms"],
                    "no_generation_p50_ms_alone": alone.get("no_generation_p50_ms"),
                    "first_chunk_p50_ms_alone": alone.get("first_chunk_p50_ms"),
+                   "tokens_per_s": ours["models"].get("tokens_per_s"),
+                   "lm_written_share": ours["models"].get("lm_written_share"),
+                   "deadline_quoted_share": ours["models"].get("deadline_quoted_share"),
                    "cold_start_s": ours["cold_start_s"], "errors": ours["errors"],
                    "sessions": sessions, "turns_per_session": turns, "think_s": think_s, "responder": responder,
                    "machine": f"{platform.machine()}, {os.cpu_count()} cpus", "phases": results})
@@ -351,6 +352,10 @@ def table(report: dict[str, Any]) -> str:
                  f"{_cell((base.get('alone') or {}).get('no_generation_p50_ms')) if base else '':>12}")
     lines.append(f"{'alone: first chunk p50 (ms)':30}{_cell(alone.get('first_chunk_p50_ms')):>12}"
                  f"{_cell((base.get('alone') or {}).get('first_chunk_p50_ms')) if base else '':>12}")
+    for label, key in (("LM tokens/s under load", "tokens_per_s"), ("answers written by the LM", "lm_written_share"),
+                       ("answers quoted for the deadline", "deadline_quoted_share")):
+        theirs = (base.get("models") or {}).get(key) if base else None
+        lines.append(f"{label:30}{_cell((ours.get('models') or {}).get(key)):>12}{_cell(theirs) if base else '':>12}")
     if base:
         lines.append(f"throughput ratio vs baseline: {report['throughput_ratio_vs_baseline']}x")
     return "\n".join(lines)

@@ -109,10 +109,8 @@ def _load_bot(settings: Settings, need_nlu: bool, conversations: Any = None) -> 
         responder = load_responder(settings, store.kb)
     except RuntimeError as exc:
         raise UserError(str(exc)) from None
-    click.echo(f"Responder: {responder.mode}" + (f" with {responder.lm.name} on {responder.lm.device}"
-                                                 if responder.lm is not None else "")
-               + f" ({time.perf_counter() - started:.1f}s)", err=True)
-    if responder.lm is None and settings.responder.mode == "auto":
+    click.echo(f"Responder: {responder.describe()} ({time.perf_counter() - started:.1f}s)", err=True)
+    if responder.generator is None and settings.responder.mode == "auto":
         click.echo("Replies quote the store's own sentences; `shopbot train responder` tunes the LM to write them "
                    "(about 11 minutes on 2 cores), or set responder.mode: generate.", err=True)
     try:
@@ -426,8 +424,9 @@ def eval_answers(ctx: click.Context, faq_path: Path, queries_path: Path, json_ou
     with tqdm(total=len(queries), desc="Answering", unit="query", disable=not sys.stderr.isatty()) as bar:
         report = asyncio.run(evaluate_answers(answerer, queries, faq, replies_out, progress=bar))
     report.update({"faq": str(faq_path), "queries": str(queries_path), "mode": responder.mode,
-                   "model": responder.lm.name if responder.lm is not None else None,
-                   "device": responder.lm.device if responder.lm is not None else "cpu",
+                   "model": responder.generator.model if responder.generator is not None else None,
+                   "engine": responder.generator.name if responder.generator is not None else None,
+                   "device": responder.generator.device if responder.generator is not None else "cpu",
                    "machine": f"{platform.machine()}, {os.cpu_count()} cpus"})
     click.echo(json.dumps({k: report[k] for k in ("source_hit@1", "answer_f1", "fallback_rate", "ungrounded_facts",
                                                   "p50_ms", "first_chunk_p50_ms", "n_queries")}))

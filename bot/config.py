@@ -43,6 +43,25 @@ class ResponderSettings(BaseModel):
                                                  "follow-ups)"))
     # SmolLM2-135M answered from the wrong one of 3 sources in 63 of 214 questions
     k_sources: int = Field(1, **doc("sources per reply"))
+    engine: Literal["auto", "llama_cpp", "vllm", "transformers", "openai"] = Field("auto", **doc(
+        "what runs the LM: `llama_cpp` (the packaged GGUF on the CPU), `vllm` (CUDA), `transformers` (any local "
+        "Hugging Face model; LoRA adapters), `openai` (the server at `responder.endpoint`); `auto`: `openai` when "
+        "an endpoint is set, `transformers` for an adapter or a model folder, `vllm` on CUDA when installed, "
+        "else `llama_cpp`"))
+    endpoint: str | None = Field(None, **doc("an OpenAI-compatible server's base URL (`http://host:8000/v1`); "
+                                             "its API key is read from `SHOPBOT_RESPONDER_API_KEY`"))
+    remote_model: str | None = Field(None, **doc("the model name sent to the endpoint (default: the first the "
+                                                 "server lists)"))
+    timeout_s: float = Field(20.0, gt=0, **doc("how long a remote request may take in all"))
+    retries: int = Field(2, ge=0, **doc("retries of a remote request that failed before its first token"))
+    quantization: Literal["as_shipped", "q4_0", "q8_0"] = Field("as_shipped", **doc(
+        "the GGUF llama.cpp reads: the file as shipped, or re-quantised once into the cache (`q4_0`: its CPU "
+        "kernels repack for AVX2/AVX-512, faster prefill)"))
+    threads: int = Field(0, ge=0, **doc("CPU threads the local engine uses (0: every core)"))
+    parallel: int = Field(1, ge=1, **doc("replies the local CPU engine writes at once (llama.cpp sequences)"))
+    deadline_ms: float = Field(1500.0, ge=0, **doc(
+        "a reply that would start later than this behind the LM's queue is answered from its source at once "
+        "(0: never wait for the LM)"))
 
 
 class BatchingSettings(BaseModel):
@@ -53,7 +72,6 @@ class BatchingSettings(BaseModel):
     max_wait_ms: float = Field(2.0, ge=0, **doc("how long a request waits for others to share its batch"))
     nlu_max_batch: int = Field(32, ge=1, **doc("messages parsed in one NLU forward pass"))
     embed_max_batch: int = Field(32, ge=1, **doc("queries embedded in one forward pass"))
-    generate_max_batch: int = Field(16, ge=1, **doc("replies decoded together, one token each per step"))
 
 
 class DialogueSettings(SharedDialogueSettings):

@@ -34,10 +34,10 @@ BATCH_SECONDS = Histogram("shopbot_batch_seconds", "Time to run one model batch"
                           buckets=LATENCY_BUCKETS, registry=REGISTRY)
 BATCH_FAILURES = Counter("shopbot_batch_failures", "Model requests that failed (alone, after their batch failed)",
                          ["model"], registry=REGISTRY)
-GENERATING = Gauge("shopbot_generating", "Replies the language model is writing now (one decode batch)",
-                   registry=REGISTRY)
 GENERATED_TOKENS = Counter("shopbot_generated_tokens", "Tokens the language model has written", registry=REGISTRY)
-DECODE_STEP_SECONDS = Histogram("shopbot_decode_step_seconds", "Time of one batched decode step",
-                                buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0), registry=REGISTRY)
-PREFILL_TOKENS = Counter("shopbot_prefill_tokens", "Prompt tokens prefilled: computed, or reused from the prefix cache",
-                         ["source"], registry=REGISTRY)
+REPLIES = Counter("shopbot_replies", "Answers from sources, by how they were written: generated (the LM, guarded), "
+                  "deadline (quoted at once: the LM's queue would have started them after responder.deadline_ms), "
+                  "fallback (quoted: no generated sentence survived the guard), extractive (quoted by setting)",
+                  ["how"], registry=REGISTRY)
+LM_WAIT_SECONDS = Histogram("shopbot_lm_wait_seconds", "The LM queue's expected wait when a reply was asked for",
+                            buckets=(0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0, 10.0), registry=REGISTRY)

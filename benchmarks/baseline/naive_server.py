@@ -30,7 +30,9 @@ from bot.config import BatchingSettings, load_settings  # noqa: E402
 from bot.knowledge import open_store  # noqa: E402
 from bot.nlu.parser import NluParser  # noqa: E402
 from bot.nlu.pipeline import latest_model, load_store_parser  # noqa: E402
-from bot.responder.responder import Responder, queue_streamer  # noqa: E402
+from bot.generation.transformers_backend import Cancelled, TransformersGenerator, queue_streamer  # noqa: E402
+from bot.responder.lm import LanguageModel  # noqa: E402
+from bot.responder.responder import Responder  # noqa: E402
 
 MODEL_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="naive-model")  # one message in a model at a time
 
@@ -96,33 +98,31 @@ class PipelineEmbedder:
         return await asyncio.get_running_loop().run_in_executor(MODEL_THREAD, self.encode_query, text)
 
 
-class PipelineResponder(Responder):
-    """Replies from a `text-generation` pipeline (Hugging Face `generate`), streamed, one at a time."""
+class PipelineGenerator(TransformersGenerator):
+    """Replies from a `text-generation` pipeline (Hugging Face `generate`), streamed, one at a time on the model
+    thread."""
 
-    def __init__(self, responder: Responder):
+    def __init__(self, lm: LanguageModel):
         from transformers import pipeline
 
-        super().__init__(responder.lm, responder.names, responder.max_new_tokens, facts=responder.facts,
-                         vocabulary=responder.vocabulary)
-        self.prompts = responder.prompts
+        super().__init__(lm)
         self._executor = MODEL_THREAD
-        self.pipe = pipeline("text-generation", model=self.lm.model, tokenizer=self.lm.tokenizer, device="cpu")
+        self.pipe = pipeline("text-generation", model=lm.model, tokenizer=lm.tokenizer, device="cpu")
 
-    def _generate(self, prompt: str, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, stop: Any,
-                  holder: Any) -> None:
+    def _generate(self, text: str, max_tokens: int, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop,
+                  stop: Any) -> None:
         from transformers import StoppingCriteriaList
 
-        from bot.responder.responder import _Cancelled
-
-        streamer = queue_streamer(self.lm.tokenizer, queue, loop, holder, skip_prompt=True)
+        streamer = queue_streamer(self.lm.tokenizer, queue, loop, skip_prompt=True)
         try:
-            self.pipe(prompt, max_new_tokens=self.max_new_tokens, do_sample=False, streamer=streamer,
+            self.pipe(text, max_new_tokens=max_tokens, do_sample=False, streamer=streamer,
                       return_full_text=False, add_special_tokens=not self.lm.chat_format,
                       pad_token_id=self.lm.tokenizer.pad_token_id, eos_token_id=self.lm.stop_token_ids or None,
-                      stopping_criteria=StoppingCriteriaList([_Cancelled(stop)]))
-        except Exception:
-            loop.call_soon_threadsafe(queue.put_nowait, ("", True))
-            raise
+                      stopping_criteria=StoppingCriteriaList([Cancelled(stop)]))
+        except Exception as exc:  # noqa: BLE001 - handed to the reply's stream
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
 
 
 def main() -> None:
@@ -138,14 +138,17 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings(args.config)
     settings = settings.model_copy(update={"batching": BatchingSettings(enabled=False), "device": "cpu",
+                                           "responder": settings.responder.model_copy(update={"engine": "transformers"}),
                                            "embedding_backend": "torch"})
     store = open_store(settings)
     store.index.embedder = PipelineEmbedder(store.index.embedder)  # product search shares this index
     folder = latest_model(store.kb, settings.cache_dir)
     nlu = PipelineParser(load_store_parser(store.kb, folder, onnx=False)) if folder is not None else None
     responder = load_responder(settings, store.kb)
-    if responder.lm is not None:
-        responder = PipelineResponder(responder)
+    if responder.generator is not None:  # the same LM in PyTorch (engine: transformers), through a pipeline
+        options = settings.responder
+        responder = Responder(PipelineGenerator(responder.generator.lm), responder.names, options.max_new_tokens,
+                              options.prompt_tokens, facts=responder.facts, vocabulary=responder.vocabulary)
     bot = build_bot(settings, store, responder, nlu)
     warm_up(bot)
     logs.configure()

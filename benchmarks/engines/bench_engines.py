@@ -5,7 +5,8 @@ demo prompts, greedy, the packaged SmolLM2-135M-Instruct (Q4_1 GGUF from `llm-sm
     python benchmarks/engines/bench_engines.py --json benchmarks/results/engines/cpu_2core.json
 
 Engines (each timed in its own process, all on `--threads` threads):
-- `scheduler`: today's fp32 PyTorch under `bot.inference.GenerationScheduler` (prefix cache off: cold prefills).
+- `transformers`: the fp32 PyTorch model through Hugging Face `generate`, one reply at a time (the quality
+  reference; the home-made scheduler it replaces was measured at commit cb02915 and removed).
 - `llama_cpp`: llama-cpp-python's `Llama` reading the shipped GGUF as it is; serves one request at a time.
 - `llama_cpp_batched`: the same library and file, one llama.cpp sequence per reply in one batch (low-level API).
 - `ctranslate2`: `ctranslate2.Generator`, int8, converted once from the converted Hugging Face folder with
@@ -51,8 +52,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-ENGINES = ("scheduler", "llama_cpp", "llama_cpp_batched", "ctranslate2")
-NEEDS = {"scheduler": "torch", "llama_cpp": "llama_cpp", "llama_cpp_batched": "llama_cpp",
+ENGINES = ("transformers", "llama_cpp", "llama_cpp_batched", "ctranslate2")
+NEEDS = {"transformers": "torch", "llama_cpp": "llama_cpp", "llama_cpp_batched": "llama_cpp",
          "ctranslate2": "ctranslate2"}
 NOT_MEASURED = {"openvino_genai": "not measured in this step (later step of the bake-off)",
                 "onnxruntime_genai": "not measured in this step (later step of the bake-off)"}
@@ -85,8 +86,8 @@ def make_runner(engine: str, args: argparse.Namespace) -> Any:
     import runners
     from bot.responder.lm import converted_smollm2, smollm2_gguf
 
-    if engine == "scheduler":
-        return runners.SchedulerRunner(args.cache_dir, args.threads, max_batch=args.concurrent)
+    if engine == "transformers":
+        return runners.TransformersRunner(args.cache_dir, args.threads)
     if engine == "llama_cpp":
         return runners.LlamaCppRunner(smollm2_gguf(), args.threads)
     if engine == "llama_cpp_batched":
@@ -263,9 +264,9 @@ def main() -> None:
                 print(done.stderr[-3000:], file=sys.stderr)
                 continue
             raw_by_engine[engine] = json.loads(out.read_text())
-    reference = raw_by_engine.get("scheduler")
+    reference = raw_by_engine.get("transformers")
     for engine, raw in raw_by_engine.items():
-        summary = summarise(raw, lengths, reference if engine != "scheduler" else None)
+        summary = summarise(raw, lengths, reference if engine != "transformers" else None)
         summary["sample_replies"] = sample_replies(raw, tokenizer, stop_ids)
         report["engines"][engine] = summary
         print(engine, json.dumps({k: v for k, v in summary.items() if k != "sample_replies"}), flush=True)

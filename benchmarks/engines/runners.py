@@ -2,14 +2,13 @@
 ignored, so every engine does the same work) for prompts given as the packaged tokenizer's token ids.
 
 `reply` times one reply alone; `replies` submits many prompts at the same instant and times each, the way the
-engine serves concurrent requests: continuous batching (today's scheduler, llama.cpp with one sequence per reply),
+engine serves concurrent requests: continuous batching (llama.cpp with one sequence per reply),
 one static batch (CTranslate2's `generate_batch`), or one after another (llama-cpp-python's `Llama`, which
-serves one request at a time, as its server does).
+serves one request at a time, as its server does; Hugging Face `generate`).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,51 +45,53 @@ class _Clock:
         return Timing((first - self.started) * 1000, (self.last - self.started) * 1000, self.tokens)
 
 
-class SchedulerRunner:
-    """Today's engine: fp32 PyTorch under `bot.inference.GenerationScheduler` (continuous batching), with its
-    prefix cache off so every prefill is timed cold, like the other engines'."""
+class TransformersRunner:
+    """The fp32 PyTorch model through Hugging Face `generate`, one reply at a time: the quality reference (the
+    home-made continuous-batching scheduler measured in the first step of the bake-off, commit cb02915, wrote
+    the same tokens and was removed when llama.cpp won)."""
 
-    name = "scheduler"
-    concurrency = "continuous batching (bot.inference)"
+    name = "transformers"
+    concurrency = "one at a time (generate)"
 
-    def __init__(self, cache_dir: Path, threads: int, max_batch: int):
+    def __init__(self, cache_dir: Path, threads: int):
         import torch
 
-        from bot.inference.generation import GenerationScheduler
         from bot.responder.lm import load_language_model
 
         torch.set_num_threads(threads)
+        self.torch = torch
         self.lm = load_language_model("smollm2", "cpu", cache_dir)
-        self.scheduler = GenerationScheduler(self.lm.model, max_batch=max_batch, prefix_cache_tokens=0)
         self.version = f"torch {torch.__version__}, fp32"
 
-    def _submit(self, prompt: list[int], new_tokens: int, clock: _Clock, done: threading.Event) -> None:
-        def sink(tokens: list[int], finished: bool) -> None:
-            for token in tokens:
-                clock.add(token)
-            if finished:
-                done.set()
+    def reply(self, prompt: list[int], new_tokens: int, started: float | None = None) -> Timing:
+        from transformers.generation.streamers import BaseStreamer
 
-        self.scheduler.submit(prompt, new_tokens, [], sink)
+        clock = _Clock(started if started is not None else time.perf_counter())
 
-    def reply(self, prompt: list[int], new_tokens: int) -> Timing:
-        done = threading.Event()
-        clock = _Clock(time.perf_counter())
-        self._submit(prompt, new_tokens, clock, done)
-        done.wait()
+        class _Timed(BaseStreamer):
+            prompt_seen = False
+
+            def put(self, value: Any) -> None:
+                if not self.prompt_seen:
+                    self.prompt_seen = True
+                    return
+                for token in value.reshape(-1).tolist():
+                    clock.add(token)
+
+            def end(self) -> None:
+                pass
+
+        with self.torch.inference_mode():
+            self.lm.model.generate(self.torch.tensor([prompt]), max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                                   do_sample=False, streamer=_Timed(), pad_token_id=self.lm.tokenizer.pad_token_id)
         return clock.timing()
 
     def replies(self, prompts: list[list[int]], new_tokens: int) -> list[Timing]:
         started = time.perf_counter()
-        pairs = [(_Clock(started), threading.Event()) for _ in prompts]
-        for prompt, (clock, done) in zip(prompts, pairs):
-            self._submit(prompt, new_tokens, clock, done)
-        for _, done in pairs:
-            done.wait()
-        return [clock.timing() for clock, _ in pairs]
+        return [self.reply(prompt, new_tokens, started) for prompt in prompts]
 
     def close(self) -> None:
-        self.scheduler.close()
+        pass
 
 
 class LlamaCppRunner:

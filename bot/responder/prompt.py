@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
-
+from bot.generation.base import Message, Prompt, PromptFormat
 from retrieval.documents import Product
 
 MAX_SHOPPER_CHARS = 600
@@ -56,22 +55,23 @@ def clean_shopper_text(text: str, special_tokens: list[str] | None = None) -> st
 
 
 class PromptBuilder:
-    """Builds the prompt text for a tokenizer: its chat template when it has one, else a plain transcript."""
+    """Builds a model's prompt: its chat template when it has one, else a plain transcript; as text and as chat
+    messages (for a remote server that applies its own template)."""
 
-    def __init__(self, tokenizer: Any, chat_format: bool, budget_tokens: int = 640):
-        self.tokenizer = tokenizer
-        self.chat_format = chat_format
+    def __init__(self, prompt_format: PromptFormat, budget_tokens: int = 640):
+        self.format = prompt_format
         self.budget_tokens = budget_tokens
-        self.special = list(getattr(tokenizer, "all_special_tokens", []) or [])
+        self.special = list(prompt_format.special_tokens)
 
-    def build(self, request: ReplyRequest) -> str:
+    def build(self, request: ReplyRequest) -> Prompt:
         """The prompt, trimmed to the token budget."""
         sources = list(request.sources)
         history = list(request.history)
         while True:
-            prompt = self._render(request, sources, history)
-            if self.count(prompt) <= self.budget_tokens:
-                return prompt
+            messages = self._messages(request, sources, history)
+            text = self.format.render(messages)
+            if self.format.count(text) <= self.budget_tokens:
+                return Prompt(text, tuple(messages))
             if history:
                 history.pop(0)
             elif len(sources) > 1:
@@ -79,25 +79,20 @@ class PromptBuilder:
             elif sources and len(sources[0].text) > 80:
                 sources[0] = Source(sources[0].id, sources[0].title, sources[0].text[: int(len(sources[0].text) * 0.8)])
             else:
-                return prompt
+                return Prompt(text, tuple(messages))
 
     def count(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return self.format.count(text)
 
-    def _render(self, request: ReplyRequest, sources: list[Source], history: list[tuple[str, str]]) -> str:
+    def _messages(self, request: ReplyRequest, sources: list[Source], history: list[tuple[str, str]]) -> list[Message]:
         instructions = INSTRUCTIONS.format(store=request.store)
         facts = "\n".join(s.render() for s in sources) or "(none)"
         question = clean_shopper_text(request.question, self.special)
-        turns = [(role, clean_shopper_text(text, self.special) if role == "user" else text) for role, text in history]
-        if self.chat_format:
-            messages = [{"role": "system", "content": f"{instructions}\n\nFacts:\n{facts}"}]
-            messages += [{"role": role, "content": text} for role, text in turns]
-            messages.append({"role": "user", "content": question})
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        lines = [instructions, "", "Facts:", facts, ""]
-        lines += [f"{'Customer' if role == 'user' else 'Assistant'}: {text}" for role, text in turns]
-        lines += [f"Customer: {question}", "Assistant:"]
-        return "\n".join(lines)
+        messages = [{"role": "system", "content": f"{instructions}\n\nFacts:\n{facts}"}]
+        messages += [{"role": role, "content": clean_shopper_text(text, self.special) if role == "user" else text}
+                     for role, text in history]
+        messages.append({"role": "user", "content": question})
+        return messages
 
 
 def product_source(product: Product) -> Source:

@@ -1,27 +1,25 @@
 """Write a grounded reply with the causal LM, streamed sentence by sentence through the grounding guard.
 
-Generation runs off the event loop: on the generation scheduler when batching is on (the replies of concurrent
-conversations decode together), else in a worker thread with `generate`; tokens come back through a streamer into
-an asyncio queue. A sentence is sent only once it is complete and the guard accepts it; when nothing survives, the
-reply is the best source's own text. Closing the stream (a disconnect) stops generation at the next token.
+The LM runs on whichever engine the settings chose (`bot.generation`: llama.cpp on the CPU, vLLM on CUDA, a
+transformers model, or an OpenAI-compatible server); the responder only sees text pieces. A sentence is sent only
+once it is complete and the guard accepts it; when nothing survives, the reply is the best source's own text.
+Closing the stream (a disconnect) cancels the request. When the engine's queue means a reply would start later
+than `deadline_ms`, the turn is answered from its source at once instead of waiting (`Reply.deadline`).
 
->>> responder = Responder(load_language_model())
+>>> responder = Responder(open_generator(settings))
 >>> async for chunk in responder.stream(ReplyRequest("how long do refunds take?", sources)):
 ...     print(chunk, end="")
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
-from bot.inference.generation import GenerationScheduler, supports_batching
+from bot import metrics
+from bot.generation.base import TextGenerator
 from bot.responder.grounding import SENTENCE_END, GroundingGuard, Verdict, split_sentences
 from bot.responder.lm import LanguageModel
 from bot.responder.prompt import PromptBuilder, ReplyRequest, Source
@@ -43,36 +41,7 @@ class Reply:
     first_chunk_ms: float | None = None
     total_ms: float = 0.0
     generated_tokens: int = 0
-
-
-class _Cancelled:
-    """A stopping criterion that ends generation once the reply's stream is closed."""
-
-    def __init__(self, event: threading.Event):
-        self.event = event
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
-
-
-def queue_streamer(tokenizer: Any, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, holder: ReplyStream,
-                   skip_prompt: bool) -> Any:
-    """A Hugging Face `TextStreamer` that decodes tokens as they come, counts them on `holder`, and hands the text
-    to the event loop's queue as `(text, finished)`."""
-    from transformers import TextStreamer
-
-    class _QueueStreamer(TextStreamer):
-        def put(self, value: Any) -> None:
-            if not (self.skip_prompt and self.next_tokens_are_prompt):
-                holder.generated_tokens += int(value.numel())
-            super().put(value)
-
-        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, (text, stream_end))
-
-    return _QueueStreamer(tokenizer, skip_prompt=skip_prompt, skip_special_tokens=True)
+    deadline: bool = False  # answered from the source because the LM's queue would have made it late
 
 
 class ReplyStream:
@@ -93,38 +62,48 @@ class ReplyStream:
         await self._chunks.aclose()  # type: ignore[attr-defined]
 
 
+def as_generator(lm: TextGenerator | LanguageModel | None) -> TextGenerator | None:
+    """A text generator for `lm`: itself, or a loaded Hugging Face model on the transformers engine."""
+    if isinstance(lm, LanguageModel):
+        from bot.generation.transformers_backend import TransformersGenerator
+
+        return TransformersGenerator(lm)
+    return lm
+
+
 class Responder:
     """Grounded, cited, streamed replies from a causal LM."""
 
-    def __init__(self, lm: LanguageModel | None, names: Iterable[str] = (), max_new_tokens: int = 72,
-                 prompt_tokens: int = 640, workers: int = 2, facts: Iterable[str] = (),
-                 vocabulary: Iterable[str] = ()):
-        """With `lm=None` the responder is extractive: it answers with the best source's most relevant sentences.
+    def __init__(self, generator: TextGenerator | LanguageModel | None, names: Iterable[str] = (),
+                 max_new_tokens: int = 72, prompt_tokens: int = 640, facts: Iterable[str] = (),
+                 vocabulary: Iterable[str] = (), deadline_ms: float | None = None):
+        """With `generator=None` the responder is extractive: it answers with the best source's most relevant
+        sentences. A `LanguageModel` runs on the transformers engine.
 
         `facts` are the store's fact lines (`store_fact_lines`), support for the guard besides each reply's
-        sources; `vocabulary` the store's ordinary words (`lowercase_words`), never taken for invented names."""
-        self.lm = lm
+        sources; `vocabulary` the store's ordinary words (`lowercase_words`), never taken for invented names;
+        `deadline_ms` the longest a reply may wait for the LM's queue before it is quoted instead (None: wait)."""
+        self.generator = as_generator(generator)
         self.names = tuple(names)  # a tuple: the guard caches its normalised form
         self.facts = tuple(facts)
         self.vocabulary = frozenset(vocabulary)
         self.max_new_tokens = max_new_tokens
-        self.prompts = (PromptBuilder(lm.tokenizer, lm.chat_format, min(prompt_tokens, lm.context_size - max_new_tokens))
-                        if lm is not None else None)
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="responder")
-        self.scheduler: GenerationScheduler | None = None  # set by `batch()`
-
-    def batch(self, max_batch: int = 8, max_wait_ms: float = 2.0) -> bool:
-        """Decode concurrent replies together from now on (continuous batching). False when the LM's cache cannot
-        be batched (replies are then generated one by one, as before) or there is no LM."""
-        if self.lm is None or not supports_batching(self.lm.model):
-            return False
-        self.scheduler = GenerationScheduler(self.lm.model, max_batch, max_wait_ms)
-        return True
+        self.deadline_ms = deadline_ms
+        self.prompts: PromptBuilder | None = None
+        if self.generator is not None:
+            room = self.generator.prompt_format.context_size - max_new_tokens
+            self.prompts = PromptBuilder(self.generator.prompt_format, min(prompt_tokens, room))
 
     @property
     def mode(self) -> str:
         """"generate" (the LM writes, the guard checks) or "extractive" (the sources' own sentences)."""
-        return "generate" if self.lm is not None else "extractive"
+        return "generate" if self.generator is not None else "extractive"
+
+    def describe(self) -> str:
+        """What writes the replies, for logs and the CLI: "extractive", or the model, engine and device."""
+        if self.generator is None:
+            return "extractive"
+        return f"generate with {self.generator.model} on {self.generator.name} ({self.generator.device})"
 
     def stream(self, request: ReplyRequest) -> ReplyStream:
         """Start a reply; iterate the result for its chunks (guarded sentences, each ending in a space)."""
@@ -138,38 +117,65 @@ class Responder:
         assert stream.reply is not None
         return stream.reply
 
+    def _late(self) -> bool:
+        """True when a reply asked for now would start after the deadline."""
+        if self.generator is None:
+            return False
+        wait_ms = self.generator.expected_wait_ms()
+        metrics.LM_WAIT_SECONDS.observe(wait_ms / 1000)
+        return self.deadline_ms is not None and wait_ms > self.deadline_ms
+
     async def _run(self, request: ReplyRequest, holder: ReplyStream) -> AsyncIterator[str]:
         started = time.perf_counter()
+        sent: list[str] = []
+        dropped: list[Verdict] = []
+        first_chunk_ms: float | None = None
+        late = bool(request.sources) and self._late()
+        if request.sources and self.generator is not None and not late and self.generator is not None:
+            async for sentence in self._generated(request, holder, dropped):
+                sent.append(sentence)
+                if first_chunk_ms is None:
+                    first_chunk_ms = (time.perf_counter() - started) * 1000
+                yield sentence + " "
+        fallback = not sent
+        if fallback:
+            text = request.fallback or extract_answer(request.question, request.sources)
+            if text:
+                first_chunk_ms = (time.perf_counter() - started) * 1000
+                sent.append(text)
+                yield text
+        if request.sources:
+            metrics.REPLIES.labels("extractive" if self.generator is None else "deadline" if late
+                                   else "fallback" if fallback else "generated").inc()
+        holder.reply = Reply(" ".join(sent).strip(), _cited(request.sources, sent, fallback), fallback, dropped,
+                             first_chunk_ms, (time.perf_counter() - started) * 1000, holder.generated_tokens, late)
+
+    async def _generated(self, request: ReplyRequest, holder: ReplyStream,
+                         dropped: list[Verdict]) -> AsyncIterator[str]:
+        """The LM's sentences that the guard accepts, as they complete; a failed engine ends them early."""
         # Support is the sources and the store's facts only: what the shopper wrote makes a sentence relevant, never true.
         guard = GroundingGuard([s.text for s in request.sources] + [s.title for s in request.sources], self.names,
                                facts=self.facts, relevant=[request.question] + [t for _, t in request.history],
                                allowed=[request.store], vocabulary=self.vocabulary)
         sent: list[str] = []
-        dropped: list[Verdict] = []
-        first_chunk_ms: float | None = None
-        stop = threading.Event()
-        queue: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
-        job: asyncio.Future | None = None
-        if request.sources and self.lm is not None:
-            loop = asyncio.get_running_loop()
-            prompt = self.prompts.build(request)
-            if self.scheduler is not None:
-                try:
-                    job = asyncio.wrap_future(self._submit(prompt, queue, loop, stop, holder))
-                except ValueError as exc:  # a prompt the model cannot take: the sources' own words instead
-                    log.warning("generation refused: %s", exc)
-            else:
-                job = loop.run_in_executor(self._executor, self._generate, prompt, queue, loop, stop, holder)
+        pieces = self.generator.stream(self.prompts.build(request), self.max_new_tokens)
+        buffer = ""
         try:
-            buffer = ""
-            finished = job is None
+            finished = False
             while not finished:
-                text, finished = await queue.get()
-                buffer += text
+                try:
+                    piece = await anext(pieces)
+                    holder.generated_tokens += piece.tokens
+                    metrics.GENERATED_TOKENS.inc(piece.tokens)
+                    buffer += piece.text
+                except StopAsyncIteration:
+                    finished = True
+                except Exception:  # a failed generation degrades to the sources' own words, never to an error
+                    log.exception("generation failed; replying with what was guarded so far or the source text")
+                    finished = True
                 cut = min((buffer.find(m) for m in STOP_MARKERS if m in buffer), default=-1)
                 if cut >= 0:
                     buffer, finished = buffer[:cut], True
-                    stop.set()
                 complete, buffer = _complete_sentences(buffer, finished)
                 if finished and complete and not complete[-1].rstrip("\"')").endswith((".", "!", "?")):
                     complete.pop()  # cut off by the token limit mid-sentence: never send half a sentence
@@ -179,68 +185,12 @@ class Responder:
                     if not verdict.supported or sentence in sent:
                         dropped.append(verdict)
                         if sentence in sent:  # a small model repeating itself: stop it
-                            stop.set()
+                            finished = True
                         continue
                     sent.append(sentence)
-                    if first_chunk_ms is None:
-                        first_chunk_ms = (time.perf_counter() - started) * 1000
-                    yield sentence + " "
-            if job is not None:
-                try:
-                    await job
-                except Exception:  # a failed generation degrades to the sources' own words, never to an error
-                    log.exception("generation failed; replying with the source text")
-            fallback = not sent
-            if fallback:
-                text = request.fallback or extract_answer(request.question, request.sources)
-                if text:
-                    first_chunk_ms = (time.perf_counter() - started) * 1000
-                    sent.append(text)
-                    yield text
-            holder.reply = Reply(" ".join(sent).strip(), _cited(request.sources, sent, fallback), fallback, dropped,
-                                 first_chunk_ms, (time.perf_counter() - started) * 1000, holder.generated_tokens)
+                    yield sentence
         finally:
-            stop.set()
-            if job is not None and not job.done():
-                await asyncio.shield(job)
-
-    def _submit(self, prompt: str, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, stop: threading.Event,
-                holder: ReplyStream) -> Future:
-        """Queue the reply on the generation scheduler; its tokens are decoded into the event loop's queue."""
-        import torch
-
-        tokenizer = self.lm.tokenizer
-        streamer = queue_streamer(tokenizer, queue, loop, holder, skip_prompt=False)
-
-        def sink(tokens: list[int], finished: bool) -> None:
-            if tokens:
-                streamer.put(torch.tensor(tokens))
-            if finished:
-                streamer.end()
-
-        ids = tokenizer(prompt, add_special_tokens=not self.lm.chat_format)["input_ids"]
-        return self.scheduler.submit(ids, self.max_new_tokens, self.lm.stop_token_ids, sink, stop)
-
-    def _generate(self, prompt: str, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, stop: threading.Event,
-                  holder: ReplyStream) -> None:
-        """Run `generate` in a worker thread, pushing decoded text into the event loop's queue."""
-        import torch
-        from transformers import StoppingCriteriaList
-
-        tokenizer = self.lm.tokenizer
-        streamer = queue_streamer(tokenizer, queue, loop, holder, skip_prompt=True)
-        try:
-            inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=not self.lm.chat_format).to(self.lm.device)
-            room = self.lm.context_size - int(inputs["input_ids"].shape[1])  # never run past the model's positions
-            with torch.inference_mode():
-                # No repetition penalty: it would punish copying facts from the prompt, which is the point.
-                self.lm.model.generate(**inputs, max_new_tokens=max(1, min(self.max_new_tokens, room)), do_sample=False,
-                                       streamer=streamer, pad_token_id=tokenizer.pad_token_id,
-                                       eos_token_id=self.lm.stop_token_ids or None,
-                                       stopping_criteria=StoppingCriteriaList([_Cancelled(stop)]))
-        except Exception:
-            loop.call_soon_threadsafe(queue.put_nowait, ("", True))
-            raise
+            await pieces.aclose()
 
 
 def _complete_sentences(buffer: str, finished: bool) -> tuple[list[str], str]:

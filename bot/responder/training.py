@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.responder.lm import LanguageModel
+from bot.generation.formats import TokenizerFormat
 from bot.responder.prompt import PromptBuilder, ReplyRequest, Source, product_source
 from retrieval.atomic import atomic_folder
 from retrieval.loaders import KnowledgeBase
@@ -92,7 +93,7 @@ def train_responder(lm: LanguageModel, examples: list[TrainingExample], folder: 
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    builder = PromptBuilder(lm.tokenizer, lm.chat_format, prompt_tokens)
+    builder = PromptBuilder(TokenizerFormat(lm.tokenizer, lm.context_size), prompt_tokens)
     model = lm.model
     if config.lora:
         from peft import LoraConfig, get_peft_model
@@ -136,7 +137,7 @@ def latest_adapter(cache_dir: Path, lm_name: str) -> Path | None:
 
 
 def _encode(lm: LanguageModel, builder: PromptBuilder, example: TrainingExample) -> tuple[list[int], list[int]]:
-    prompt = builder.build(example.request)
+    prompt = builder.build(example.request).text
     end = lm.end_of_turn
     prompt_ids = lm.tokenizer(prompt, add_special_tokens=not lm.chat_format)["input_ids"]
     answer_ids = lm.tokenizer((" " if not lm.chat_format else "") + example.answer + end,

@@ -87,33 +87,10 @@ def test_numbers_the_shopper_wrote_do_not_make_the_models_sentence_grounded(trai
         assert any("75" in d.unsupported for d in reply.dropped), reply.dropped
 
 
-def test_concurrent_replies_decoded_in_one_batch_equal_replies_written_alone(trained_gpt2: Path) -> None:
-    lm = load_language_model(str(trained_gpt2), "cpu")
-    alone, batched = Responder(lm, max_new_tokens=40, prompt_tokens=400), Responder(lm, max_new_tokens=40,
-                                                                                     prompt_tokens=400)
-    assert batched.batch(max_batch=4, max_wait_ms=20) and batched.scheduler is not None
-    requests = [ReplyRequest(QUESTIONS[s.id], [s, *[o for o in SOURCES if o is not s]], store="Pinecrest")
-                for s in SOURCES] * 2
-
-    async def one_by_one() -> list[str]:
-        return [(await alone.respond(request)).text for request in requests]
-
-    async def together() -> list[str]:
-        return [reply.text for reply in await asyncio.gather(*(batched.respond(r) for r in requests))]
-
-    expected = asyncio.run(one_by_one())
-    assert expected[:3] == [s.text for s in SOURCES]
-    assert asyncio.run(together()) == expected
-    batched.scheduler.close()
-
-
-@pytest.mark.parametrize("batched", [False, True], ids=["generate", "scheduler"])
-def test_closing_the_stream_stops_generation(tmp_path: Path, batched: bool) -> None:
+def test_closing_the_stream_stops_generation(tmp_path: Path) -> None:
     folder = build_tiny_gpt2(tmp_path / "random", ["some words for a vocabulary"], layers=1)
     lm = load_language_model(str(folder), "cpu")
     responder = Responder(lm, max_new_tokens=400, prompt_tokens=100)  # prompt + 400 tokens fit the 512 positions
-    if batched:
-        assert responder.batch(max_batch=2)
     stream = responder.stream(ReplyRequest("hello", SOURCES[:1]))
 
     async def read_briefly() -> None:

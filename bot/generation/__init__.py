@@ -1,0 +1,1 @@
+"""Text generation engines behind one interface (`base.TextGenerator`), chosen by `responder.engine`."""

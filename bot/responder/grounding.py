@@ -3,7 +3,7 @@
 Support is the reply's sources, plus the store's facts (`store.yml`, one line per fact, see `store_fact_lines`) that
 share two words with the sentence. The shopper's words are never support: the question and earlier turns (`relevant`)
 only count towards the low-overlap rule, so a shopper's "$30" or "say it is a lifetime warranty" cannot make a
-sentence true.
+sentence true, and a long sentence made mostly of them (an echo of the question) is dropped too.
 
 Facts are numbers (prices, percentages, durations, dates, quantities, order ids), emails, URLs, codes (promo codes
 and tracking numbers: `WELCOME10`, `SAVE20`, all-caps words), month and weekday names, relative dates (`today`,
@@ -73,6 +73,7 @@ REMOVED = " \x1f "  # stands in for a fact already checked, so the next word doe
 FACT_MIN_SHARED = 2  # words a sentence shares with a store fact line for that line to be its support
 MIN_WORDS_FOR_OVERLAP = 5
 MIN_OVERLAP = 0.4
+MIN_SOURCE_SHARE = 0.25  # a long sentence that is mostly the shopper's own words echoes them: not an answer
 
 
 def split_sentences(text: str) -> list[str]:
@@ -151,10 +152,11 @@ class Verdict:
     sentence: str
     unsupported: list[str] = field(default_factory=list)
     low_overlap: bool = False
+    echo: bool = False  # mostly the shopper's own words, hardly any of the sources'
 
     @property
     def supported(self) -> bool:
-        return not self.unsupported and not self.low_overlap
+        return not self.unsupported and not self.low_overlap and not self.echo
 
 
 @dataclass(frozen=True)
@@ -290,6 +292,8 @@ class GroundingGuard:
         if len(words) >= MIN_WORDS_FOR_OVERLAP:
             known = support.words | self.relevant_words
             verdict.low_overlap = sum(w in known for w in words) / len(words) < MIN_OVERLAP
+            verdict.echo = (not verdict.low_overlap
+                            and sum(w in support.words for w in words) / len(words) < MIN_SOURCE_SHARE)
         return verdict
 
 

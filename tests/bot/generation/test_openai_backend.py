@@ -176,3 +176,26 @@ def test_a_stalled_server_is_bounded_by_the_timeout():
     elapsed = asyncio.run(run())
     assert accepted, "the client never connected"
     assert timeout_s * 0.9 <= elapsed < timeout_s + 2
+
+
+def test_one_setting_points_the_bot_at_the_server(llama_server: LlamaServer):
+    """`responder.endpoint` alone: `auto` picks the openai engine, and the reply comes through the guard, cited."""
+    from bot.app import load_responder
+    from bot.config import Settings
+    from bot.responder.prompt import ReplyRequest, Source
+    from retrieval.loaders import KnowledgeBase
+
+    settings = Settings(responder={"endpoint": llama_server.url, "timeout_s": 60})
+    responder = load_responder(settings, KnowledgeBase(root=Path("."), name="Pinecrest"))
+    assert responder.mode == "generate" and responder.generator.name == "openai"
+    source = Source("faq:shipping", "How much is shipping?", "Shipping is $4.95, free on orders over $75.")
+
+    async def run():
+        try:
+            return await responder.respond(ReplyRequest("how much is shipping?", [source], store="Pinecrest"))
+        finally:
+            await responder.generator.aclose()
+
+    reply = asyncio.run(run())
+    assert reply.text and reply.sources == ["faq:shipping"] and not reply.deadline
+    assert reply.generated_tokens > 0  # the server wrote (the guard may still have quoted the source)

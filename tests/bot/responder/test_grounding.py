@@ -164,3 +164,15 @@ def test_numbers_are_normalised() -> None:
 def test_sentence_splitting_keeps_prices_and_decimals() -> None:
     assert split_sentences("It costs $4.95. Free over $75! Is it 2.5 kg? Yes.") == [
         "It costs $4.95.", "Free over $75!", "Is it 2.5 kg?", "Yes."]
+
+
+def test_a_sentence_echoing_the_shoppers_message_is_not_an_answer() -> None:
+    """SmolLM2 on llama.cpp once replied to "one of the things i got is faulty, the stitching is coming apart
+    already. what do i do" with the shopper's own sentence in quotes; nothing in it is from the source."""
+    question = "one of the things i got is faulty, the stitching is coming apart already. what do i do"
+    guard = GroundingGuard(["Contact us within 30 days of delivery with a photo and we send a free return label "
+                            "and a replacement or refund."], relevant=[question])
+    echo = guard.check('"One of the things I got is faulty, the stitching is coming apart already.')
+    assert echo.echo and not echo.supported
+    answer = guard.check("Contact us with a photo of the faulty stitching and we send a replacement or refund.")
+    assert answer.supported and not answer.echo

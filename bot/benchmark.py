@@ -249,14 +249,14 @@ class Served:
 @asynccontextmanager
 async def served(command: list[str], env: dict[str, str], folder: Path) -> AsyncIterator[Served]:
     """Run a server process (`command` may hold `{config}` and `{port}`) with its data and log in `folder` and the
-    per-address, per-session and connection limits lifted (every bench session comes from 127.0.0.1); stop it
+    per-address, per-session and connection limits (in all and per address) lifted (every bench session comes from 127.0.0.1); stop it
     after."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "bench.yml"
     config.write_text("server:\n  ip_messages_per_minute: 1000000\n  messages_per_minute: 100000\n"
-                      "  max_connections: 100000\n", encoding="utf-8")
+                      "  max_connections: 100000\n  max_connections_per_ip: 0\n", encoding="utf-8")
     env = {**os.environ, **env, "SHOPBOT_DATA_DIR": str(folder), "PYTHONUNBUFFERED": "1"}
     log_path = folder / "server.log"
     with log_path.open("wb") as log:

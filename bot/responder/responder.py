@@ -2,7 +2,8 @@
 
 The LM runs on whichever engine the settings chose (`bot.generation`: llama.cpp on the CPU, vLLM on CUDA, a
 transformers model, or an OpenAI-compatible server); the responder only sees text pieces. A sentence is sent only
-once it is complete and the guard accepts it; when nothing survives, the reply is the best source's own text.
+once it is complete and the guard accepts it; when the first sentence fails the guard, generation stops and the
+reply is the best source's own text (so it is when nothing survives).
 Closing the stream (a disconnect) cancels the request. When the engine's queue means a reply would start later
 than `deadline_ms`, the turn is answered from its source at once instead of waiting (`Reply.deadline`).
 
@@ -184,8 +185,11 @@ class Responder:
                     verdict = guard.check(sentence)
                     if not verdict.supported or sentence in sent:
                         dropped.append(verdict)
-                        if sentence in sent:  # a small model repeating itself: stop it
+                        # A reply that opens with an unsupported sentence is not trusted (the source is quoted at
+                        # once, without waiting for the rest); a small model repeating itself is stopped too.
+                        if not sent or sentence in sent:
                             finished = True
+                            break
                         continue
                     sent.append(sentence)
                     yield sentence

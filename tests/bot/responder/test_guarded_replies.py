@@ -81,21 +81,30 @@ def reply_to(responder: Responder, question: str, sources: list[Source]) -> tupl
 
 
 def test_what_the_shopper_wrote_is_never_sent_as_a_fact(lm: LanguageModel) -> None:
-    script = ("International shipping is free over $30. Tents have a 25-year warranty. Use promo code SAVE20 at "
-              "checkout. Yes, it is a lifetime warranty. Your order arrives tomorrow. Amazon will match any price. "
-              "International shipping is $19.95.")
+    script = ("International shipping is $19.95. International shipping is free over $30. Tents have a 25-year "
+              "warranty. Use promo code SAVE20 at checkout. Yes, it is a lifetime warranty. Your order arrives "
+              "tomorrow. Amazon will match any price. It takes 7-14 business days.")
     chunks, reply = reply_to(ScriptedResponder(lm, script, max_new_tokens=200, prompt_tokens=400), ATTACK, SOURCES)
-    assert chunks == ["International shipping is $19.95. "] and not reply.fallback
+    assert chunks == ["International shipping is $19.95. ", "It takes 7-14 business days. "] and not reply.fallback
     dropped = {d.sentence: d.unsupported for d in reply.dropped}
     assert dropped == {"International shipping is free over $30.": ["30"], "Tents have a 25-year warranty.": ["25"],
                        "Use promo code SAVE20 at checkout.": ["SAVE20"], "Yes, it is a lifetime warranty.": ["lifetime"],
                        "Your order arrives tomorrow.": ["tomorrow"], "Amazon will match any price.": ["amazon"]}
 
 
+def test_a_reply_that_opens_with_an_unsupported_sentence_is_stopped_and_quoted(lm: LanguageModel) -> None:
+    script = "Shipping is free over $30. International shipping is $19.95. " + "It takes 7-14 business days. " * 5
+    responder = ScriptedResponder(lm, script, max_new_tokens=200, prompt_tokens=400)
+    chunks, reply = reply_to(responder, "do you ship abroad?", SOURCES[:1])
+    assert reply.fallback and chunks == [SOURCES[0].text] and [d.unsupported for d in reply.dropped] == [["30"]]
+    written = len(lm.tokenizer(script, add_special_tokens=False)["input_ids"])
+    assert reply.generated_tokens < written / 2  # the generator was stopped at the first sentence, not read out
+
+
 def test_when_every_sentence_is_invented_the_sources_own_words_stand_in(lm: LanguageModel) -> None:
     script = "Yes, it is a lifetime warranty. International shipping is free over $30."
     _, reply = reply_to(ScriptedResponder(lm, script, max_new_tokens=200, prompt_tokens=400), ATTACK, SOURCES[1:])
-    assert reply.fallback and reply.text == SOURCES[1].text and len(reply.dropped) == 2
+    assert reply.fallback and reply.text == SOURCES[1].text and len(reply.dropped) == 1  # stopped at the first
 
 
 def test_the_store_facts_the_app_passes_support_sentences_about_them(lm: LanguageModel) -> None:

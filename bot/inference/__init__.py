@@ -1,2 +1,2 @@
-"""Running the models for many conversations at once: micro-batching (NLU, embeddings) and continuous batching of
-generation, off the event loop."""
+"""Running the encoder models of many conversations at once (NLU parses, query embeddings): micro-batching
+off the event loop. Replies are written by the engines of `bot.generation`."""

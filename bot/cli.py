@@ -337,6 +337,36 @@ def eval_group() -> None:
     """Measure the bot on labelled data."""
 
 
+@eval_group.command(name="recommend")
+@click.option("--train", "train_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="`user item` lines, each shopper's interactions in time order.")
+@click.option("--test", "test_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="`user true_item neg_1 ... neg_n` lines: the true next item ranked among the negatives.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False), default=None)
+def eval_recommend(train_path: Path, test_path: Path, json_out: Path | None) -> None:
+    """Next-item recommendation: HR@10, NDCG@10, MRR, train time and per-shopper scoring time of each model."""
+    import platform
+
+    from retrieval.sequential.baselines import CoOccurrence, Popularity
+    from retrieval.sequential.data import load_cases, load_sequences
+    from retrieval.sequential.evaluation import evaluate
+
+    try:
+        train, cases = load_sequences(train_path), load_cases(test_path)
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    models = []
+    for build in (Popularity, CoOccurrence):
+        started = time.perf_counter()
+        scorer = build(train)
+        trained = time.perf_counter() - started
+        models.append({**evaluate(scorer, train, cases), "train_seconds": round(trained, 2)})
+    for row in models:
+        click.echo(json.dumps({k: row[k] for k in ("model", "hr@10", "ndcg@10", "mrr", "train_seconds", "p50_ms")}))
+    write_report(json_out, {"train": str(train_path), "test": str(test_path), "n_users": len(cases),
+                            "models": models, "machine": f"{platform.machine()}, {os.cpu_count()} cpus"})
+
+
 @eval_group.command(name="retrieval")
 @click.option("--faq", "faq_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="FAQ file (CSV id,question,answer; YAML or JSON).")

@@ -343,8 +343,13 @@ def eval_group() -> None:
 @click.option("--test", "test_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="`user true_item neg_1 ... neg_n` lines: the true next item ranked among the negatives.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False), default=None)
-def eval_recommend(train_path: Path, test_path: Path, json_out: Path | None) -> None:
-    """Next-item recommendation: HR@10, NDCG@10, MRR, train time and per-shopper scoring time of each model."""
+@click.option("--epochs", type=int, default=None, help="Epochs of the sequential model (default: its config's).")
+@click.option("--baselines-only", is_flag=True, help="Skip the sequential model.")
+def eval_recommend(train_path: Path, test_path: Path, json_out: Path | None, epochs: int | None,
+                   baselines_only: bool) -> None:
+    """Next-item recommendation: HR@10, NDCG@10, MRR, train time and per-shopper scoring time of each model
+    (popularity, item-item co-occurrence, and the sequential model), all in one run."""
+    import dataclasses
     import platform
 
     from retrieval.sequential.baselines import CoOccurrence, Popularity
@@ -355,12 +360,20 @@ def eval_recommend(train_path: Path, test_path: Path, json_out: Path | None) -> 
         train, cases = load_sequences(train_path), load_cases(test_path)
     except DataError as exc:
         raise UserError(str(exc)) from None
+    builders: list[Any] = [Popularity, CoOccurrence]
+    if not baselines_only:
+        from retrieval.sequential.model import SequentialConfig, train_sequential
+
+        config = SequentialConfig() if epochs is None else dataclasses.replace(SequentialConfig(), epochs=epochs)
+        n_items = max([i for items in train.values() for i in items] + [c for case in cases for c in case.candidates])
+        builders.append(lambda data: train_sequential(data, n_items, config, progress=sys.stderr.isatty()))
     models = []
-    for build in (Popularity, CoOccurrence):
+    for build in builders:
         started = time.perf_counter()
         scorer = build(train)
         trained = time.perf_counter() - started
-        models.append({**evaluate(scorer, train, cases), "train_seconds": round(trained, 2)})
+        models.append({**evaluate(scorer, train, cases), "train_seconds": round(trained, 2),
+                       **({"training": scorer.metadata} if hasattr(scorer, "metadata") else {})})
     for row in models:
         click.echo(json.dumps({k: row[k] for k in ("model", "hr@10", "ndcg@10", "mrr", "train_seconds", "p50_ms")}))
     write_report(json_out, {"train": str(train_path), "test": str(test_path), "n_users": len(cases),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from pathlib import Path
 
 import numpy as np
@@ -75,12 +76,35 @@ def test_eval_recommend_reports_each_model(tmp_path: Path) -> None:
     test = write(tmp_path / "dev.txt", ["6 11 21 9", "7 21 11 9"])
     out = tmp_path / "report.json"
     result = CliRunner().invoke(main, ["eval", "recommend", "--train", str(train), "--test", str(test),
-                                       "--json", str(out)])
+                                       "--json", str(out), "--epochs", "2"])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
-    assert [m["model"] for m in report["models"]] == ["popularity", "co_occurrence"]
+    assert [m["model"] for m in report["models"]] == ["popularity", "co_occurrence", "sequential"]
+    assert report["models"][2]["training"]["epochs_run"] == 2
     assert report["models"][1]["hr@10"] == 1.0 and report["n_users"] == 2
     bad = write(tmp_path / "broken.txt", ["6 eleven 21"])
     result = CliRunner().invoke(main, ["eval", "recommend", "--train", str(train), "--test", str(bad)])
     assert result.exit_code != 0 and "broken.txt:1: field 'true_item'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_sequential_model_learns_what_follows_what() -> None:
+    """Chains (a, a+1, a+2, ...) of 50 items: after training, the true next item tops 10 random others."""
+    import torch
+
+    from retrieval.sequential.model import SequentialConfig, train_sequential
+
+    rng = random.Random(0)
+    starts = [rng.randrange(50) for _ in range(300)]
+    train = {u: [(s + k) % 50 + 1 for k in range(8)] for u, s in enumerate(starts)}
+    model = train_sequential(train, 50, SequentialConfig(dim=32, epochs=15, negatives=20, batch_size=32,
+                                                         max_length=10, dropout=0.1))
+    assert model.metadata["losses"][-1] < model.metadata["losses"][0] / 3
+    histories, cases = {}, []
+    for user in range(40):
+        start = rng.randrange(50)
+        histories[user] = [(start + k) % 50 + 1 for k in range(5)]
+        true = (start + 5) % 50 + 1
+        cases.append(RankingCase(user, true, tuple([i for i in rng.sample(range(1, 51), 12) if i != true][:10])))
+    assert evaluate(model, histories, cases, k=1)["hr@1"] >= 0.9
+    assert evaluate(Popularity(train), histories, cases, k=1)["hr@1"] < 0.5

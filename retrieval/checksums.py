@@ -29,3 +29,12 @@ def mismatches(folder: Path, expected: dict[str, str]) -> list[str]:
     folder = Path(folder)
     return [name for name, digest in expected.items()
             if not (folder / name).is_file() or sha256_file(folder / name) != digest]
+
+
+def file_version_key(path: Path) -> str:
+    """A short key that changes when the file at `path` is replaced (its path, size and modification time): names
+    the cached copies made from it without reading it."""
+    import hashlib
+
+    stat = Path(path).stat()
+    return hashlib.sha1(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]

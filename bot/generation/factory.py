@@ -92,14 +92,13 @@ def requantized(gguf: Path, quantization: str, cache_dir: Path) -> Path:
     if quantization == "as_shipped":
         return gguf
     import ctypes
-    import hashlib
 
     import llama_cpp
 
     from retrieval.atomic import atomic_folder
+    from retrieval.checksums import file_version_key
 
-    key = hashlib.sha1(f"{gguf.resolve()}:{gguf.stat().st_size}:{gguf.stat().st_mtime_ns}".encode()).hexdigest()[:12]
-    folder = Path(cache_dir) / "lm" / f"{gguf.stem}-{quantization}-{key}"
+    folder = Path(cache_dir) / "lm" / f"{gguf.stem}-{quantization}-{file_version_key(gguf)}"
     target = folder / f"{gguf.stem}.{quantization}.gguf"
     if target.is_file():
         return target

@@ -11,7 +11,6 @@ The GGUF is converted once into a cached safetensors folder, so later starts loa
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.atomic import atomic_folder
+from retrieval.checksums import file_version_key
 from retrieval.device import resolve_device
 
 DEFAULT_LM = "smollm2"
@@ -68,8 +68,7 @@ def smollm2_gguf() -> Path:
 def converted_smollm2(cache_dir: Path) -> Path:
     """A safetensors folder converted from the packaged GGUF (made once, then reused)."""
     gguf = smollm2_gguf()
-    key = hashlib.sha1(f"{gguf}:{gguf.stat().st_size}:{gguf.stat().st_mtime_ns}".encode()).hexdigest()[:12]
-    folder = Path(cache_dir) / "lm" / f"smollm2-{key}"
+    folder = Path(cache_dir) / "lm" / f"smollm2-{file_version_key(gguf)}"
     if (folder / "config.json").is_file():
         return folder
     from transformers import AutoModelForCausalLM, AutoTokenizer

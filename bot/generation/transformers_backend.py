@@ -28,7 +28,8 @@ class Cancelled:
 
 
 def queue_streamer(tokenizer: Any, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, skip_prompt: bool) -> Any:
-    """A Hugging Face `TextStreamer` that hands `(Piece | None)` to the event loop's queue (None: finished)."""
+    """A Hugging Face `TextStreamer` that hands each decoded `Piece` to the event loop's queue (the generating
+    thread puts the closing None itself, after an error too)."""
     from transformers import TextStreamer
 
     class _QueueStreamer(TextStreamer):
@@ -43,8 +44,6 @@ def queue_streamer(tokenizer: Any, queue: asyncio.Queue, loop: asyncio.AbstractE
             tokens, self.pending_tokens = self.pending_tokens, 0
             if text or tokens:
                 loop.call_soon_threadsafe(queue.put_nowait, Piece(text, tokens))
-            if stream_end:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
 
     return _QueueStreamer(tokenizer, skip_prompt=skip_prompt, skip_special_tokens=True)
 

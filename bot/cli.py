@@ -353,7 +353,7 @@ def eval_recommend(train_path: Path, test_path: Path, json_out: Path | None, epo
     import platform
 
     from retrieval.sequential.baselines import CoOccurrence, Popularity
-    from retrieval.sequential.data import load_cases, load_sequences
+    from retrieval.sequential.data import item_count, load_cases, load_sequences
     from retrieval.sequential.evaluation import evaluate
 
     try:
@@ -365,7 +365,7 @@ def eval_recommend(train_path: Path, test_path: Path, json_out: Path | None, epo
         from retrieval.sequential.model import SequentialConfig, train_sequential
 
         config = SequentialConfig() if epochs is None else dataclasses.replace(SequentialConfig(), epochs=epochs)
-        n_items = max([i for items in train.values() for i in items] + [c for case in cases for c in case.candidates])
+        n_items = item_count(train, cases)
         builders.append(lambda data: train_sequential(data, n_items, config, progress=sys.stderr.isatty()))
     models = []
     for build in builders:

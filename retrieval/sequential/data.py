@@ -78,3 +78,9 @@ def load_cases(path: Path) -> list[RankingCase]:
                 cases.append(RankingCase(values[0], values[1], tuple(values[2:])))
     issues.raise_if_any()
     return cases
+
+
+def item_count(sequences: dict[int, list[int]], cases: list[RankingCase] = ()) -> int:
+    """The highest item number in the training sequences and the evaluation candidates (items count from 1)."""
+    return max([i for items in sequences.values() for i in items] + [c for case in cases for c in case.candidates],
+               default=0)

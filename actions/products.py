@@ -1,6 +1,9 @@
 """Products in chat: recommendations as cards (refining the last list on follow-ups) and one product's details.
 
 The last list lives in the `product_state` slot, so "cheaper?" or "how much is it?" works on any action server.
+Lists are personalised by what the shopper did: the storefront events they consented to (the engine passes them,
+consent checked, in the latest message's `metadata.behaviour`) and, once they are verified on an order, what that
+customer bought (`StoreBackend.purchases`).
 """
 
 from __future__ import annotations
@@ -12,11 +15,29 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.services import get_recommender
+from actions.services import get_backend, get_recommender
+from retrieval.sequential.personal import KINDS, Interaction
+
+MAX_INTERACTIONS = 50  # the most recent ones a personal list is drawn from
 
 
 def latest_text(tracker: Tracker) -> str:
     return str((tracker.latest_message or {}).get("text") or "")
+
+
+def shopper_history(tracker: Tracker) -> list[Interaction]:
+    """What this shopper did, oldest first: their verified customer's purchases, then this conversation's
+    consented storefront events."""
+    history: list[Interaction] = []
+    verified = tracker.get_slot("verified_order")
+    backend = get_backend() if verified else None
+    if backend is not None and hasattr(backend, "purchases"):
+        history += [Interaction(line["product_id"], "purchased") for line in backend.purchases(str(verified))]
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    for event in metadata.get("behaviour") or []:
+        if isinstance(event, dict) and isinstance(event.get("product_id"), str) and event.get("name") in KINDS:
+            history.append(Interaction(event["product_id"], event["name"]))
+    return history[-MAX_INTERACTIONS:]
 
 
 class ActionRecommendProducts(Action):
@@ -33,7 +54,7 @@ class ActionRecommendProducts(Action):
                                           "for example \"waterproof jackets under $150\".")
             return []
         recommendation = await asyncio.to_thread(get_recommender().recommend, text,
-                                                 tracker.get_slot("product_state") or {})
+                                                 tracker.get_slot("product_state") or {}, shopper_history(tracker))
         dispatcher.utter_message(text=recommendation.lead,
                                  json_message={"cards": [card.to_dict() for card in recommendation.cards]})
         return [SlotSet("product_state", recommendation.state),

@@ -126,9 +126,12 @@ class StoreBackend(Protocol):
     `label_url` (relative to the bot's server unless the store's labels live elsewhere), `created_at` and `items`
     (the lines, as in `ReturnOptions.items`). `return_label` gives a return, with its `order`, only for its own
     label token (None otherwise, the same way whether or not the id exists): the label link's capability.
+    `purchases` gives what the customer of one order bought, for a shopper verified on that order (personal
+    recommendations): the lines of every order placed with the same email, oldest first, cancelled orders left out.
     """
 
     def order(self, order_id: str) -> dict[str, Any] | None: ...
+    def purchases(self, order_id: str) -> list[dict[str, Any]]: ...
     def verify(self, order_id: str, email: str) -> bool: ...
     def cancel_order(self, order_id: str, now: datetime | None = None,
                      idempotency_key: str | None = None) -> Outcome: ...
@@ -221,6 +224,16 @@ class SqliteStoreBackend:
         with self._lock:
             row = self._db.execute("SELECT data FROM orders WHERE id = ?", (order_key(order_id),)).fetchone()
         return json.loads(row["data"]) if row else None
+
+    def purchases(self, order_id: str) -> list[dict[str, Any]]:
+        """`{product_id, order_id, placed_at}` for each line of every order with this order's email (not cancelled),
+        oldest first; [] for an unknown order."""
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM orders WHERE email = (SELECT email FROM orders WHERE id = ?) "
+                                    "AND status != 'cancelled'", (order_key(order_id),)).fetchall()
+        orders = sorted((json.loads(row["data"]) for row in rows), key=lambda o: str(o.get("placed_at") or ""))
+        return [{"product_id": str(line.get("product_id")), "order_id": order["id"], "placed_at": order.get("placed_at")}
+                for order in orders for line in order.get("items") or [] if line.get("product_id")]
 
     def verify(self, order_id: str, email: str) -> bool:
         """True only when the order exists and the email is the one on it (NFKC, case-insensitive). Never raises,

@@ -4,9 +4,15 @@
 adds a colour, "any from Kestrel?" a brand. The state of the last list is a plain dict, so the dialogue tracker
 can keep it in a slot. Lives in `retrieval/` so the rasa-sdk actions can use it without importing `bot/`.
 
->>> recommender = Recommender(product_search)
+With a store's personal ranker and the shopper's interactions (what they looked at, put in their cart and bought,
+with their consent), "what would you recommend for me?" and "something that goes with what I bought" answer from
+that history, every other list is re-ranked by it, and each card's reason names the real interaction it follows
+from ("you looked at the Tern Road Runner 3").
+
+>>> recommender = Recommender(product_search, personal=ranker)
 >>> first = recommender.recommend("waterproof jackets under $150")
 >>> cheaper = recommender.recommend("cheaper?", first.state)
+>>> mine = recommender.recommend("what would you recommend for me?", history=[Interaction("P1001")])
 """
 
 from __future__ import annotations
@@ -17,13 +23,27 @@ from typing import Any
 
 from retrieval.documents import Product
 from retrieval.filters import ProductFilters, parse_product_query
-from retrieval.products import ProductResults, ProductSearch
+from retrieval.products import ProductHit, ProductResults, ProductSearch
+from retrieval.sequential.personal import Interaction, PersonalRanker, Suggestion
 
 CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable|budget|on a budget|too expensive|"
                      r"too pricey|something cheap)\b", re.IGNORECASE)
 PRICIER = re.compile(r"\b(?:pricier|more expensive|higher[- ]end|premium|better quality|top of the range)\b",
                      re.IGNORECASE)
 FOLLOW_UP_WORDS = 4  # a message this short that only adds constraints refines the last list
+FOR_ME = re.compile(r"\b(?:for me|recommend|recommendations?|suggest|suggestions?|what (?:should|would|could|can) i "
+                    r"(?:get|buy|try)|i(?:'d| would) like|you think i|pick for me|surprise me|what else|anything else|"
+                    r"ideas?)\b", re.IGNORECASE)
+WITH_PURCHASES = re.compile(r"\b(?:what i (?:just )?(?:bought|ordered|got|purchased)|my (?:last |recent )?"
+                            r"(?:order|purchases?)|i (?:just )?(?:bought|ordered|purchased))\b", re.IGNORECASE)
+GENERIC_WORDS = re.compile(r"\b(?:what|would|could|can|should|you|do|does|i|me|my|for|recommend|recommendations?|"
+                           r"suggest|suggestions?|something|anything|else|get|buy|try|like|think|pick|please|any|"
+                           r"some|ideas?|goes|go|with|that|what|bought|ordered|got|purchased|purchases?|order|just|last|"
+                           r"recent|surprise|the|a|an|to|and|or|is|are|be|here|now|next|good|best|great)\b",
+                           re.IGNORECASE)
+DID = {"product_viewed": "you looked at the {}", "card_clicked": "you looked at the {}",
+       "added_to_cart": "you put the {} in your cart", "purchased": "you bought the {}"}
+RERANK_DEPTH = 3  # a personalised list re-ranks this many times `k` of the best matches for the request
 
 
 @dataclass
@@ -58,28 +78,100 @@ class Recommendation:
 class Recommender:
     """Product cards from `ProductSearch`, honouring filters, with follow-up refinement."""
 
-    def __init__(self, search: ProductSearch, store_url: str = "", k: int = 4):
+    def __init__(self, search: ProductSearch, store_url: str = "", k: int = 4,
+                 personal: PersonalRanker | None = None):
         self.search = search
         self.store_url = store_url.rstrip("/")
         self.k = k
+        self.personal = personal
 
-    def recommend(self, text: str, state: dict[str, Any] | None = None) -> Recommendation:
-        """Cards for `text`; with the `state` of the last list, a short follow-up refines that list."""
+    def recommend(self, text: str, state: dict[str, Any] | None = None,
+                  history: list[Interaction] | None = None) -> Recommendation:
+        """Cards for `text`; with the `state` of the last list, a short follow-up refines that list. With the
+        shopper's `history` (oldest first) and a personal ranker, lists are personalised."""
         previous = state or {}
+        history = [h for h in history or [] if self.search.kb.product(h.product_id) is not None]
+        personal = self.personal if history else None
         follow_up = self.follow_up_filters(text, previous)
+        depth = self.k * RERANK_DEPTH if personal else self.k
         if follow_up is not None:
             filters, query = follow_up
-            results = self.search.search(query, self.k, filters)
+            results = self.search.search(query, depth, filters)
             refined = True
+        elif personal is not None and self._is_personal_request(text):
+            return self._personal(text, history, previous)
         else:
-            results = self.search.recommend(text, self.k)
+            results = self.search.recommend(text, depth)
             refined = False
+        if personal is not None:
+            results = self._reranked(results, history)
         cards = [self.card(hit.product, hit.reason) for hit in results.hits]
         new_state = {"query": results.query, "filters": _filters_to_dict(results.filters),
                      "shown": [c.id for c in cards], "prices": [c.price for c in cards]}
         if not cards:
             new_state = previous or new_state
         return Recommendation(cards, self._lead(results, refined), new_state, results, refined)
+
+    def _is_personal_request(self, text: str) -> bool:
+        """"what would you recommend for me?", "something that goes with what I bought": no kind of product named."""
+        if not (FOR_ME.search(text) or WITH_PURCHASES.search(text)):
+            return False
+        parsed, remaining = parse_product_query(text, self.search.vocabulary)
+        return not parsed.categories and not GENERIC_WORDS.sub(" ", re.sub(r"[^\w\s']", " ", remaining)).split()
+
+    def _personal(self, text: str, history: list[Interaction], previous: dict[str, Any]) -> Recommendation:
+        """Cards picked for this shopper alone: what their history leads to, or what goes with their purchases."""
+        assert self.personal is not None
+        kb = self.search.kb
+        parsed, _ = parse_product_query(text, self.search.vocabulary)
+        bought = [h for h in history if h.kind == "purchased"]
+        owned = {h.product_id for h in bought}
+        pool = [p for p in kb.products if parsed.matches(p) and p.id not in owned]
+        lead = "Based on what you've looked at here, you might like these."
+        if WITH_PURCHASES.search(text):
+            if not bought:
+                return Recommendation([], "I don't see anything you've bought here yet, so I can't match it. Tell me "
+                                      "what you're looking for and I'll find it.", previous, None)
+            partners = {g for h in bought if (p := kb.product(h.product_id)) is not None
+                        for g in (kb.categories[p.category].goes_with if p.category in kb.categories else ())}
+            bought_kinds = {kb.product(h.product_id).subcategory for h in bought}
+            pool = [p for p in pool if p.category in partners or (not partners and p.subcategory not in bought_kinds)]
+            history = bought
+            lead = "These go with what you bought."
+        suggestions = self.personal.recommend(history, self.k, candidates=[p.id for p in pool])
+        cards = [self.card(kb.product(s.product_id), self._because(s)) for s in suggestions]
+        state = {"query": "", "filters": _filters_to_dict(parsed), "shown": [c.id for c in cards],
+                 "prices": [c.price for c in cards], "personal": True}
+        if not cards:
+            return Recommendation([], "I couldn't find products for that. Tell me what you're looking for.",
+                                  previous, None)
+        return Recommendation(cards, lead, state, None, False, ["personal"])
+
+    def _reranked(self, results: ProductResults, history: list[Interaction]) -> ProductResults:
+        """The request's best matches ordered by how well they fit the shopper (each match's rank for the request
+        and for the shopper, fused), the top `k` kept; a card's reason adds the interaction it follows from."""
+        assert self.personal is not None
+        if len(results.hits) <= 1:
+            return replace(results, hits=results.hits[: self.k])
+        ids = [hit.product.id for hit in results.hits]
+        fit = self.personal.scores(history, ids)
+        fit_rank = {ids[i]: r for r, i in enumerate(sorted(range(len(ids)), key=lambda i: -fit[i]))}
+        fused = sorted(range(len(ids)), key=lambda i: (1 / (60 + i) + 1 / (60 + fit_rank[ids[i]])), reverse=True)
+        hits: list[ProductHit] = []
+        for i in fused[: self.k]:
+            hit = results.hits[i]
+            because = self.personal.because(hit.product.id, history)
+            reason = "; ".join(r for r in (hit.reason, self._because(Suggestion(hit.product.id, 0.0, because))) if r)
+            hits.append(replace(hit, reason=reason))
+        return replace(results, hits=hits)
+
+    def _because(self, suggestion: Suggestion) -> str:
+        """A card's reason from the shopper's own interaction ("you looked at the X"), or a plain one."""
+        product = self.search.kb.product(suggestion.product_id)
+        if suggestion.because is None:
+            return _default_reason(product)
+        source = self.search.kb.product(suggestion.because.product_id)
+        return DID.get(suggestion.because.kind, DID["product_viewed"]).format(source.title) if source else ""
 
     def follow_up_filters(self, text: str, previous: dict[str, Any]) -> tuple[ProductFilters, str] | None:
         """The last list's filters changed by a short follow-up ("cheaper?", "in black?"), or None when `text` is

@@ -131,8 +131,12 @@ def open_store(settings: StoreSearchSettings, progress: bool = False,
 
 
 def store_recommender(knowledge: StoreKnowledge, settings: StoreSearchSettings) -> Recommender:
-    """The product recommender over a loaded store, its cards linking into `settings.store_url`."""
-    return Recommender(knowledge.products, settings.store_url)
+    """The product recommender over a loaded store, its cards linking into `settings.store_url`, personalised by
+    the store's trained recommender when it has a shopping history."""
+    from retrieval.sequential.store import open_store_recommender
+
+    return Recommender(knowledge.products, settings.store_url,
+                       personal=open_store_recommender(knowledge.kb, settings.cache_dir))
 
 
 def open_recommender(settings: StoreSearchSettings | None = None) -> Recommender:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Build the Pinecrest Outfitters demo store data (catalog, categories, product images, orders).
 
-Deterministic: one seeded ``random.Random(2026)``, no network, no clock (all dates are anchored at the
+Deterministic: one seeded ``random.Random(2026)`` (and the history its own ``random.Random(HISTORY_SEED)``, run
+last, so the other files do not depend on it), no network, no clock (all dates are anchored at the
 constant TODAY below). Re-running it rewrites byte-identical files and removes stale product images.
 
 Writes, under knowledge_base/demo/:
@@ -9,6 +10,8 @@ Writes, under knowledge_base/demo/:
     categories.yml     the 10 categories with a description and complementary categories
     images/P*.svg      one small placeholder image per product
     orders.json        {"customers": [...], "orders": [...]}
+    history.csv        shopper,timestamp,event,product_id: 3,000 shoppers' browsing and purchases (personas,
+                       browse-then-buy sessions, complements after a purchase, repeating brand/colour/size)
 
 Store facts (shipping prices and carriers, free-shipping thresholds, order statuses, payment methods,
 international countries) are read from knowledge_base/demo/store.yml so the orders always agree with it.
@@ -1280,6 +1283,251 @@ def build_orders(rng: random.Random, store: dict, catalog: list[dict], customers
 
 
 # --------------------------------------------------------------------------------------------------
+# browsing and purchase history (history.csv): its own seeded generator, run after everything else, so the
+# files above never change when it does
+# --------------------------------------------------------------------------------------------------
+
+HISTORY_SEED = 1602
+HISTORY_SHOPPERS = 3000
+HISTORY_FROM = datetime(2026, 3, 1, 12, 0)          # UTC
+HISTORY_TO = datetime(2026, 11, 20, 14, 0)         # UTC: NOW in store time
+
+# What a shopper goes on to buy after a subcategory, likeliest first (weights halve down the list).
+COMPLEMENTS = {
+    "trail running shoes": ["running socks", "running vest", "gps watch", "running shorts", "headlamp"],
+    "road running shoes": ["running socks", "running shorts", "running t-shirt", "gps watch", "wireless earbuds"],
+    "racing shoes": ["running socks", "running shorts", "gps watch", "tank top"],
+    "stability running shoes": ["running socks", "running tights", "long-sleeve running top", "gps watch"],
+    "recovery sandals": ["joggers", "water bottle"],
+    "hiking boots": ["hiking socks", "trekking poles", "hiking pants", "daypack"],
+    "hiking shoes": ["hiking socks", "daypack", "hiking shorts", "trekking poles"],
+    "approach shoes": ["hiking socks", "daypack", "gloves", "softshell jacket"],
+    "winter boots": ["hiking socks", "beanie", "gloves", "insulated jacket"],
+    "trail sandals": ["dry bag", "sun hat", "hiking shorts"],
+    "camp shoes": ["camp chair", "lantern"],
+    "backpacking tent": ["sleeping bag", "sleeping pad", "backpacking pack", "headlamp"],
+    "car camping tent": ["sleeping bag", "camp chair", "lantern", "sleeping pad"],
+    "sleeping bag": ["sleeping pad", "camp stove", "headlamp"],
+    "sleeping pad": ["camp stove", "lantern", "headlamp"],
+    "camp stove": ["cookware set", "utensil set", "water filter"],
+    "cookware set": ["utensil set", "travel mug"],
+    "utensil set": ["travel mug", "water bottle"],
+    "hammock": ["dry bag", "headlamp"],
+    "lantern": ["power bank", "camp chair"],
+    "camp chair": ["lantern", "bluetooth speaker"],
+    "backpacking pack": ["hydration reservoir", "water filter", "dry bag", "trekking poles"],
+    "daypack": ["water bottle", "hydration reservoir", "sun hat"],
+    "running vest": ["hydration reservoir", "headlamp", "running socks"],
+    "everyday backpack": ["travel mug", "headphones", "power bank"],
+    "travel duffel": ["power bank", "headphones", "travel mug"],
+    "hip pack": ["water bottle", "sunglasses"],
+    "dry bag": ["hammock", "sun hat"],
+    "rain jacket": ["rain pants", "base layer top", "cap"],
+    "insulated jacket": ["beanie", "gloves", "base layer top"],
+    "fleece jacket": ["beanie", "base layer top", "gloves"],
+    "softshell jacket": ["gloves", "neck gaiter", "hiking pants"],
+    "windbreaker": ["running t-shirt", "cap", "running tights"],
+    "insulated vest": ["base layer top", "beanie"],
+    "base layer top": ["base layer bottoms", "hiking socks", "neck gaiter"],
+    "base layer bottoms": ["hiking socks", "beanie"],
+    "running t-shirt": ["running shorts", "running socks", "cap"],
+    "long-sleeve running top": ["running tights", "gloves", "headlamp"],
+    "tank top": ["running shorts", "sunglasses"],
+    "sun shirt": ["sun hat", "sunglasses", "hiking shorts"],
+    "hoodie": ["joggers", "beanie"],
+    "hiking pants": ["belt", "hiking socks", "sun shirt"],
+    "hiking shorts": ["sun shirt", "sun hat", "hiking socks"],
+    "running shorts": ["running socks", "tank top", "running t-shirt"],
+    "running tights": ["long-sleeve running top", "gloves"],
+    "joggers": ["hoodie", "travel mug"],
+    "rain pants": ["rain jacket", "hiking socks"],
+    "gps watch": ["wireless earbuds", "running vest", "headlamp"],
+    "wireless earbuds": ["gps watch", "power bank"],
+    "headphones": ["power bank", "travel duffel"],
+    "headlamp": ["power bank", "lantern"],
+    "power bank": ["headlamp", "bluetooth speaker"],
+    "bluetooth speaker": ["camp chair", "power bank"],
+    "water bottle": ["hip pack", "travel mug"],
+    "travel mug": ["water bottle"],
+    "water filter": ["hydration reservoir", "water bottle"],
+    "hydration reservoir": ["water filter", "running vest"],
+    "running socks": ["cap", "running shorts"],
+    "hiking socks": ["trekking poles", "hiking pants"],
+    "trekking poles": ["hiking socks", "daypack"],
+    "beanie": ["gloves", "neck gaiter"],
+    "gloves": ["beanie", "neck gaiter"],
+    "cap": ["sunglasses"],
+    "sun hat": ["sunglasses", "sun shirt"],
+    "sunglasses": ["cap", "sun hat"],
+    "neck gaiter": ["gloves", "beanie"],
+    "belt": ["hiking pants"],
+}
+
+# Personas: (share of shoppers, the subcategories they come to the store for, likeliest first).
+PERSONAS = {
+    "trail runner": (10, ["trail running shoes", "running vest", "gps watch", "running shorts", "headlamp"]),
+    "road runner": (14, ["road running shoes", "stability running shoes", "racing shoes", "running t-shirt",
+                         "running shorts", "gps watch", "wireless earbuds", "running tights"]),
+    "camper": (12, ["car camping tent", "sleeping bag", "camp chair", "lantern", "camp stove", "bluetooth speaker"]),
+    "backpacker": (9, ["backpacking tent", "backpacking pack", "sleeping bag", "sleeping pad", "water filter",
+                       "camp stove"]),
+    "day hiker": (14, ["hiking shoes", "hiking boots", "daypack", "trekking poles", "hiking pants", "sun shirt",
+                       "water bottle"]),
+    "winter adventurer": (8, ["winter boots", "insulated jacket", "base layer top", "fleece jacket", "beanie",
+                              "gloves"]),
+    "commuter": (11, ["everyday backpack", "rain jacket", "headphones", "travel mug", "softshell jacket",
+                      "power bank"]),
+    "traveller": (8, ["travel duffel", "headphones", "power bank", "hoodie", "joggers", "travel mug"]),
+    "scrambler": (6, ["approach shoes", "softshell jacket", "hip pack", "gloves", "daypack"]),
+    "paddler": (8, ["trail sandals", "dry bag", "sun hat", "sunglasses", "sun shirt", "hammock"]),
+}
+VISIT_HOURS = [13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 0, 1, 2]   # UTC: 8 am to 10 pm on the US east coast
+REPEATABLE = {"running socks", "hiking socks", "water bottle", "gloves", "cap"}   # bought again now and then
+
+
+SIZE_GROUPS = {
+    "shoes": set(SIZE_RULES["shoes_men"]) | set(SIZE_RULES["shoes_women"]),
+    "apparel": set(SIZE_RULES["apparel"]),
+    "pairs": {"S/M", "L/XL"},
+}
+
+
+def _history_weight(product: dict, shopper: dict) -> float:
+    """How much this shopper wants this product: popularity, tempered, times their gender, size, colour and
+    brand preferences."""
+    attrs = product["attributes"]
+    weight = (1 + product["review_count"]) ** 0.4 * max(product["rating"] - 2.8, 0.3)
+    if attrs.get("gender") not in ("unisex", shopper["gender"]):
+        weight *= 0.05
+    sizes = set(attrs.get("sizes") or [])
+    for group, size in shopper["sizes"].items():
+        if sizes & SIZE_GROUPS[group] and size not in sizes:
+            weight *= 0.05
+    if set(attrs.get("colors") or []) & shopper["colors"]:
+        weight *= 3.0
+    if product["brand"] in shopper["brands"]:
+        weight *= 5.0
+    return weight
+
+
+def _new_shopper(rng: random.Random, by_sub: dict[str, list[dict]]) -> dict:
+    names = list(PERSONAS)
+    persona = rng.choices(names, weights=[PERSONAS[n][0] for n in names])[0]
+    gender = rng.choice(["women", "men"])
+    shoe = rng.choice(SIZE_RULES["shoes_women"][1:-2] if gender == "women" else SIZE_RULES["shoes_men"][2:-2])
+    apparel = rng.choices(["XS", "S", "M", "L", "XL", "XXL"],
+                          weights=[3, 6, 6, 3, 1, 0.5] if gender == "women" else [0.5, 2, 6, 6, 4, 1.5])[0]
+    pair = "S/M" if apparel in ("XS", "S", "M") else "L/XL"
+    brands = sorted({p["brand"] for sub in PERSONAS[persona][1] for p in by_sub[sub]})
+    palette = sorted(PALETTE_HEX)
+    return {"persona": persona, "gender": gender, "sizes": {"shoes": shoe, "apparel": apparel, "pairs": pair},
+            "colors": set(rng.sample(palette, 2)), "brands": set(rng.sample(brands, 2))}
+
+
+def _ranked_pick(rng: random.Random, options: list[str]) -> str:
+    """One of `options`, the first likeliest, each next one half as likely."""
+    return rng.choices(options, weights=[0.5 ** i for i in range(len(options))])[0]
+
+
+def _next_mission(rng: random.Random, shopper: dict, bought: list[str]) -> str:
+    """The subcategory the shopper comes back for: mostly a complement of what they bought last, else one of their
+    persona's interests they have not bought yet."""
+    if bought and rng.random() < 0.75:
+        options = [s for s in COMPLEMENTS[bought[-1]] if s not in bought or s in REPEATABLE]
+        if options:
+            return _ranked_pick(rng, options)
+    interests = [s for s in PERSONAS[shopper["persona"]][1] if s not in bought] or PERSONAS[shopper["persona"]][1]
+    return _ranked_pick(rng, interests)
+
+
+def _session(rng: random.Random, shopper: dict, mission: str, by_sub: dict[str, list[dict]],
+             catalog: list[dict], weights: dict[str, float]) -> tuple[list[tuple[str, str]], str | None]:
+    """One visit: browse several products of `mission`, maybe add one to the cart and buy it (sometimes with a
+    complement); a few stray views of anything. Returns the (event, product id) list and the subcategory bought."""
+    candidates = by_sub[mission]
+    looks = min(len(candidates), 1 + min(int(rng.expovariate(1 / 2.2)), 6))
+    pool = list(candidates)
+    viewed: list[dict] = []
+    for _ in range(looks):
+        product = rng.choices(pool, weights=[weights[p["id"]] for p in pool])[0]
+        pool.remove(product)
+        viewed.append(product)
+    events: list[tuple[str, str]] = []
+    for product in viewed:
+        if rng.random() < 0.08:                                        # noise: a stray view of anything
+            stray = rng.choices(catalog, weights=[weights[p["id"]] for p in catalog])[0]
+            events.append(("product_viewed", stray["id"]))
+        if rng.random() < 0.3:
+            events.append(("card_clicked", product["id"]))
+        events.append(("product_viewed", product["id"]))
+    choice = rng.choices(viewed, weights=[weights[p["id"]] ** 1.5 for p in viewed])[0]
+    if choice is not viewed[-1] and rng.random() < 0.5:                 # back to the one they liked
+        events.append(("product_viewed", choice["id"]))
+    if rng.random() > 0.55:
+        return events, None
+    events.append(("added_to_cart", choice["id"]))
+    if rng.random() < 0.2:                                              # a complement into the same order
+        extra_sub = _ranked_pick(rng, COMPLEMENTS[mission])
+        extra = rng.choices(by_sub[extra_sub], weights=[weights[p["id"]] for p in by_sub[extra_sub]])[0]
+        if rng.random() < 0.5:
+            events.append(("card_clicked", extra["id"]))
+        events += [("product_viewed", extra["id"]), ("added_to_cart", extra["id"])]
+    else:
+        extra = None
+    if rng.random() > 0.8:
+        return events, None
+    events.append(("purchased", choice["id"]))
+    if extra is not None:
+        events.append(("purchased", extra["id"]))
+    return events, mission
+
+
+def build_history(rng: random.Random, catalog: list[dict]) -> list[tuple[str, str, str, str]]:
+    """Browsing and purchase events of HISTORY_SHOPPERS shoppers: `(shopper, timestamp, event, product id)`
+    rows, each shopper's in time order."""
+    by_sub: dict[str, list[dict]] = {}
+    for product in catalog:
+        by_sub.setdefault(product["subcategory"], []).append(product)
+    named = set(COMPLEMENTS) | {s for subs in COMPLEMENTS.values() for s in subs} | \
+        {s for _, subs in PERSONAS.values() for s in subs}
+    assert named <= set(by_sub), sorted(named - set(by_sub))
+    assert set(by_sub) <= set(COMPLEMENTS), sorted(set(by_sub) - set(COMPLEMENTS))
+    span = int((HISTORY_TO - HISTORY_FROM).total_seconds())
+    rows = []
+    for number in range(1, HISTORY_SHOPPERS + 1):
+        shopper = _new_shopper(rng, by_sub)
+        weights = {p["id"]: _history_weight(p, shopper) for p in catalog}
+        name = f"s{number:04d}"
+        moment = HISTORY_FROM + timedelta(seconds=rng.randint(0, span * 4 // 5))
+        visits = 1 + min(int(rng.expovariate(1 / 2.6)), 14)
+        bought: list[str] = []
+        mission = _next_mission(rng, shopper, bought)
+        while visits > 0:
+            visits -= 1
+            start = moment.replace(hour=rng.choice(VISIT_HOURS), minute=rng.randint(0, 59), second=rng.randint(0, 59))
+            moment = start if start > moment else start + timedelta(days=1)
+            if moment >= HISTORY_TO:
+                break
+            wanted = rng.choice(sorted(by_sub)) if rng.random() < 0.1 else mission  # noise: a visit for anything
+            events, got = _session(rng, shopper, wanted, by_sub, catalog, weights)
+            for event, product_id in events:
+                if moment >= HISTORY_TO:
+                    break
+                rows.append((name, moment.strftime("%Y-%m-%dT%H:%M:%SZ"), event, product_id))
+                moment += timedelta(seconds=rng.randint(15, 240))
+            if got is not None:
+                bought.append(got)
+                visits += rng.random() < 0.5                            # back for what goes with it
+                mission = _next_mission(rng, shopper, bought)
+                moment += timedelta(days=rng.randint(2, 24))
+            else:
+                if rng.random() < 0.4:                                  # gave up on this kind of product
+                    mission = _next_mission(rng, shopper, bought)
+                moment += timedelta(days=rng.randint(0, 9), hours=rng.randint(1, 20))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------------------
 
@@ -1323,9 +1571,13 @@ def main() -> None:
 
     write_text(out / "orders.json", json.dumps({"customers": customers, "orders": orders}, indent=2,
                                                ensure_ascii=False) + "\n")
+    history = build_history(random.Random(HISTORY_SEED), catalog)     # its own generator, after all the rest
+    write_text(out / "history.csv", "shopper,timestamp,event,product_id\n" + "".join(",".join(row) + "\n"
+                                                                                  for row in history))
     per_cat = {c: sum(p["category"] == c for p in catalog) for c in CATEGORIES}
     print(f"{len(catalog)} products ({', '.join(f'{c}: {n}' for c, n in per_cat.items())})")
-    print(f"{len(customers)} customers, {len(orders)} orders -> {out}")
+    print(f"{len(customers)} customers, {len(orders)} orders, "
+          f"{len({row[0] for row in history})} shoppers' {len(history)} history events -> {out}")
 
 
 if __name__ == "__main__":

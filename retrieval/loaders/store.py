@@ -1,13 +1,15 @@
-"""Load a whole store (catalog, FAQ, policies, categories) from a knowledge-base folder.
+"""Load a whole store (catalog, FAQ, policies, categories, shopping history) from a knowledge-base folder.
 
 A folder holds any of `catalog.{jsonl,json,csv}`, `faq.{csv,yml,yaml,json}`, `policies/` and
-`categories.yml`, plus an optional `store.yml` whose `sources:` section points elsewhere::
+`categories.yml`, an optional `history.{csv,jsonl}` (shoppers' views, clicks, carts and purchases), plus an
+optional `store.yml` whose `sources:` section points elsewhere::
 
     name: My Store
     sources:
       catalog: {path: exports/products.csv, columns: {id: sku, title: name, price: price_usd}}
       faq: help/faq.yml
       policies: legal/
+      history: exports/events.csv
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from retrieval.documents import FaqEntry, Passage, PassageKind, PolicySection, P
 from retrieval.loaders.catalog import CatalogMapping, load_catalog
 from retrieval.loaders.errors import DataError, DataIssue
 from retrieval.loaders.faq import load_faq
+from retrieval.loaders.history import HistoryEvent, load_history
 from retrieval.loaders.policies import load_policies
 from retrieval.loaders.records import load_yaml_with_lines, strip_line_markers
 
 CATALOG_NAMES = ("catalog.jsonl", "catalog.json", "catalog.csv")
 FAQ_NAMES = ("faq.csv", "faq.yml", "faq.yaml", "faq.json")
+HISTORY_NAMES = ("history.csv", "history.jsonl")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class KnowledgeBase:
     policies: list[PolicySection] = field(default_factory=list)
     categories: dict[str, Category] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
+    history: list[HistoryEvent] = field(default_factory=list, repr=False)  # by shopper, then time; may be empty
 
     def passages(self, kinds: tuple[PassageKind, ...] | None = None) -> list[Passage]:
         """All retrievable passages, FAQ first, then policies, then products."""
@@ -89,12 +94,20 @@ def load_knowledge_base(root: Path) -> KnowledgeBase:
     if catalog_path is not None:
         mapping = CatalogMapping.from_config(catalog_spec if isinstance(catalog_spec, dict) else None)
         products = _collect(problems, load_catalog, catalog_path, mapping) or []
+    catalog_ok = not problems
     faq_path = _source_path(root, sources.get("faq"), FAQ_NAMES)
     if faq_path is not None:
         faq = _collect(problems, load_faq, faq_path) or []
     policies_path = _source_path(root, sources.get("policies"), ("policies",))
     if policies_path is not None:
         policies = _collect(problems, load_policies, policies_path) or []
+    history: list[HistoryEvent] = []
+    history_path = _source_path(root, sources.get("history"), HISTORY_NAMES)
+    if history_path is not None and catalog_path is None:
+        problems.append(DataIssue(str(history_path), "a shopping history needs a catalog (its product ids)"))
+    elif history_path is not None:
+        known = {p.id for p in products} if catalog_ok else None  # a broken catalog is reported on its own
+        history = _collect(problems, load_history, history_path, known) or []
     categories_path = root / "categories.yml"
     if categories_path.is_file():
         categories = _collect(problems, _load_categories, categories_path) or {}
@@ -106,7 +119,7 @@ def load_knowledge_base(root: Path) -> KnowledgeBase:
     for product in products:  # categories named only in the catalog still exist, with no complements
         categories.setdefault(product.category, Category(product.category))
     return KnowledgeBase(root=root, name=str(facts.get("name") or root.name), products=products, faq=faq,
-                         policies=policies, categories=categories, facts=strip_line_markers(facts))
+                         policies=policies, categories=categories, facts=strip_line_markers(facts), history=history)
 
 
 def _collect(problems: list[DataIssue], loader: Any, *args: Any) -> Any:

@@ -11,14 +11,18 @@ encoder pass over their last `max_length` items and a dot product with the candi
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+WEIGHTS, SPEC = "sequential.pt", "sequential.json"
 
 
 @dataclass(frozen=True)
@@ -30,13 +34,31 @@ class SequentialConfig:
     heads: int = 2
     max_length: int = 50
     dropout: float = 0.3
-    negatives: int = 1024   # sampled items each position's true next item is scored against (shared per batch)
+    ffn_dim: int = 0        # the feed-forward width; 0: twice dim
+    loss: str = "ce"        # "ce": softmax over the true item and the negatives; "bce": binary, per negative
+    negatives: int = 1024   # sampled items each position's true next item is scored against (shared per batch);
+                            # 0 scores it against every item (full softmax)
     batch_size: int = 128
     epochs: int = 20
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
+    item_l2: float = 0.0
+    padding_mask: bool = True
+    warmup_epochs: float = 0.0
+    decay: str = "none"     # "none" | "linear" | "cosine" to zero over the epochs
     time_budget_s: float | None = None  # stop after the epoch that passes it
     seed: int = 7
+
+
+def text_initialisation(vectors: np.ndarray, dim: int) -> np.ndarray:
+    """Item vectors of `dim` numbers from their text embeddings (the top principal directions), scaled like the
+    encoder's random initialisation: items whose descriptions are alike start alike, so a new item is not cold."""
+    centred = np.asarray(vectors, dtype=np.float64) - np.mean(vectors, axis=0)
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)
+    projected = centred @ directions[:dim].T
+    if projected.shape[1] < dim:
+        projected = np.pad(projected, ((0, 0), (0, dim - projected.shape[1])))
+    return (projected / (projected.std() + 1e-12) * dim ** -0.5).astype(np.float32)
 
 
 def _encoder(n_items: int, config: SequentialConfig) -> Any:
@@ -52,7 +74,8 @@ def _encoder(n_items: int, config: SequentialConfig) -> Any:
                 nn.init.normal_(table.weight, std=config.dim ** -0.5)
             with torch.no_grad():
                 self.items.weight[0].zero_()
-            layer = nn.TransformerEncoderLayer(config.dim, config.heads, dim_feedforward=config.dim * 2,
+            layer = nn.TransformerEncoderLayer(config.dim, config.heads,
+                                               dim_feedforward=config.ffn_dim or config.dim * 2,
                                                dropout=config.dropout, batch_first=True, norm_first=True)
             self.blocks = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
             self.norm = nn.LayerNorm(config.dim)
@@ -61,12 +84,23 @@ def _encoder(n_items: int, config: SequentialConfig) -> Any:
             self.register_buffer("causal", mask, persistent=False)
 
         def forward(self, sequence: Any) -> Any:
-            """Hidden states (batch, length, dim) of left-padded item sequences."""
+            """Hidden states (batch, length, dim) of left-padded item sequences; the last column is always the
+            most recent item, so a batch may be cut to its longest sequence."""
             length = sequence.shape[1]
-            positions = torch.arange(length, device=sequence.device)
+            positions = torch.arange(config.max_length - length, config.max_length, device=sequence.device)
             hidden = self.drop(self.items(sequence) * math.sqrt(config.dim) + self.positions(positions))
-            hidden = hidden * (sequence > 0).unsqueeze(-1)
-            hidden = self.blocks(hidden, mask=self.causal[:length, :length], is_causal=True)
+            real = sequence > 0
+            hidden = hidden * real.unsqueeze(-1)
+            if config.padding_mask and not bool(real.all()):
+                # a position sees the real items up to it (and itself, so a padded one sees something)
+                allowed = (self.causal[:length, :length] == 0) & (real.unsqueeze(1) | torch.eye(
+                    length, dtype=torch.bool, device=sequence.device))
+                mask = torch.zeros(allowed.shape, device=sequence.device).masked_fill(~allowed, float("-inf"))
+                mask = mask.repeat_interleave(config.heads, dim=0)
+                for block in self.blocks.layers:
+                    hidden = block(hidden, src_mask=mask)
+            else:
+                hidden = self.blocks(hidden, mask=self.causal[:length, :length], is_causal=True)
             return self.norm(hidden)
 
     return Encoder()
@@ -86,12 +120,32 @@ class SequentialRecommender:
     def _padded(self, histories: Sequence[Sequence[int]]) -> Any:
         import torch
 
-        rows = np.zeros((len(histories), self.config.max_length), dtype=np.int64)
-        for row, history in enumerate(histories):
-            items = [i for i in history if 0 < i <= self.n_items][-self.config.max_length:]
+        kept = [[i for i in history if 0 < i <= self.n_items][-self.config.max_length:] for history in histories]
+        rows = np.zeros((len(histories), max(1, max(map(len, kept), default=1))), dtype=np.int64)
+        for row, items in enumerate(kept):
             if items:
                 rows[row, -len(items):] = items
         return torch.from_numpy(rows)
+
+    def save(self, folder: Path) -> None:
+        """Write the weights (`sequential.pt`) and what is needed to rebuild the encoder (`sequential.json`)."""
+        import torch
+
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(self.encoder.state_dict(), folder / WEIGHTS)
+        (folder / SPEC).write_text(json.dumps({"n_items": self.n_items, "config": asdict(self.config),
+                                               "metadata": self.metadata}, indent=1))
+
+    @classmethod
+    def load(cls, folder: Path) -> SequentialRecommender:
+        """The recommender `save` wrote to `folder`."""
+        import torch
+
+        spec = json.loads((folder / SPEC).read_text())
+        config = SequentialConfig(**spec["config"])
+        encoder = _encoder(spec["n_items"], config)
+        encoder.load_state_dict(torch.load(folder / WEIGHTS, weights_only=True))
+        return cls(encoder, spec["n_items"], config, spec["metadata"])
 
     def scores(self, history: Sequence[int], candidates: Sequence[int]) -> np.ndarray:
         import torch
@@ -102,16 +156,46 @@ class SequentialRecommender:
             return (self.encoder.items(known) @ last).numpy().astype(np.float64)
 
 
-def train_sequential(sequences: Mapping[int, Sequence[int]], n_items: int,
-                     config: SequentialConfig = SequentialConfig(), progress: bool = False) -> SequentialRecommender:
-    """Train on every shopper's sequence: at each position, predict the next item among sampled negatives."""
+def _loss(encoder: Any, hidden: Any, target: Any, n_items: int, negatives: int, kind: str = "ce") -> Any:
+    """Cross-entropy of each position's true next item against every item, or against `negatives` sampled ones."""
+    import torch
+
+    if kind == "bce":
+        sampled = torch.randint(1, n_items + 1, (len(target), max(1, negatives)))
+        positive = (hidden * encoder.items(target)).sum(-1)
+        negative = (hidden.unsqueeze(1) * encoder.items(sampled)).sum(-1)
+        fn = torch.nn.functional.logsigmoid
+        return -(fn(positive) + fn(-negative).sum(-1)).mean()
+    if negatives <= 0 or negatives >= n_items:
+        return torch.nn.functional.cross_entropy(hidden @ encoder.items.weight[1:].T, target - 1)
+    sampled = torch.randint(1, n_items + 1, (negatives,))
+    positive = (hidden * encoder.items(target)).sum(-1, keepdim=True)
+    negative = hidden @ encoder.items(sampled).T                          # (n, k)
+    negative = negative.masked_fill(sampled.unsqueeze(0) == target.unsqueeze(1), float("-inf"))
+    logits = torch.cat([positive, negative], dim=1)
+    return torch.nn.functional.cross_entropy(logits, torch.zeros(len(target), dtype=torch.long))
+
+
+def train_sequential(sequences: Mapping[Any, Sequence[int]], n_items: int,
+                     config: SequentialConfig = SequentialConfig(), progress: bool = False,
+                     item_vectors: np.ndarray | None = None,
+                     after_epoch: Callable[[int, SequentialRecommender], None] | None = None) -> SequentialRecommender:
+    """Train on every shopper's sequence: at each position, predict the next item among sampled negatives.
+
+    `item_vectors` (one row per item 1..n_items, e.g. the catalog's text embeddings) initialise the item table;
+    `after_epoch(epoch, model)` is called after each epoch (to follow a dev metric)."""
     import torch
     from tqdm.auto import tqdm
 
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     encoder = _encoder(n_items, config)
-    optimizer = torch.optim.Adam(encoder.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    if item_vectors is not None:
+        if len(item_vectors) != n_items:
+            raise ValueError(f"item_vectors has {len(item_vectors)} rows for {n_items} items")
+        with torch.no_grad():
+            encoder.items.weight[1:] = torch.from_numpy(text_initialisation(item_vectors, config.dim))
+    optimizer = torch.optim.AdamW(encoder.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     length = config.max_length
     inputs, targets = [], []
     for items in sequences.values():
@@ -124,35 +208,54 @@ def train_sequential(sequences: Mapping[int, Sequence[int]], n_items: int,
         inputs.append(row_in)
         targets.append(row_out)
     inputs_t, targets_t = torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets))
-    order = list(range(len(inputs)))
+    lengths = (inputs_t > 0).sum(1).numpy()
+    order_rng = np.random.default_rng(config.seed)
     started = time.perf_counter()
     losses: list[float] = []
-    steps = math.ceil(len(order) / config.batch_size)
+    steps = -(-len(lengths) // config.batch_size)
+    total_steps = steps * config.epochs
+    warmup = config.warmup_epochs * steps
+
+    def rate(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        left = (step - warmup) / max(1.0, total_steps - warmup)
+        if config.decay == "linear":
+            return max(0.0, 1.0 - left)
+        if config.decay == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, left)))
+        return 1.0
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
     epochs_run = 0
     for epoch in range(config.epochs):
         encoder.train()
-        rng.shuffle(order)
+        # batches of like length waste little on padding; ties broken afresh each epoch so batches differ
+        by_length = np.lexsort((order_rng.random(len(lengths)), lengths))
+        batches = [by_length[i:i + config.batch_size] for i in range(0, len(by_length), config.batch_size)]
+        rng.shuffle(batches)
         total = 0.0
         bar = tqdm(range(steps), desc=f"Training recommender, epoch {epoch + 1}/{config.epochs}", unit="step",
                    disable=not progress, leave=False)
         for step in bar:
-            batch = torch.tensor(order[step * config.batch_size:(step + 1) * config.batch_size])
-            sequence, target = inputs_t[batch], targets_t[batch]
+            batch = torch.from_numpy(batches[step])
+            width = int(lengths[batches[step]].max())
+            sequence, target = inputs_t[batch, -width:], targets_t[batch, -width:]
             hidden = encoder(sequence)                                    # (b, l, d)
             live = target > 0
             hidden, target = hidden[live], target[live]                   # (n, d), (n,)
-            negatives = torch.randint(1, n_items + 1, (config.negatives,))
-            positive = (hidden * encoder.items(target)).sum(-1, keepdim=True)
-            negative = hidden @ encoder.items(negatives).T                # (n, k)
-            negative = negative.masked_fill(negatives.unsqueeze(0) == target.unsqueeze(1), float("-inf"))
-            logits = torch.cat([positive, negative], dim=1)
-            loss = torch.nn.functional.cross_entropy(logits, torch.zeros(len(target), dtype=torch.long))
+            loss = _loss(encoder, hidden, target, n_items, config.negatives, config.loss)
+            if config.item_l2:
+                loss = loss + config.item_l2 * encoder.items(torch.unique(sequence)).pow(2).sum(-1).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            scheduler.step()
             total += float(loss.detach())
         losses.append(total / steps)
         epochs_run = epoch + 1
+        if after_epoch is not None:
+            after_epoch(epochs_run, SequentialRecommender(encoder, n_items, config, {}))
         if config.time_budget_s is not None and time.perf_counter() - started > config.time_budget_s:
             break
     metadata = {"config": asdict(config), "epochs_run": epochs_run, "losses": [round(x, 4) for x in losses],

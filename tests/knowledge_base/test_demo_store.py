@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -148,8 +149,78 @@ def test_generator_reproduces_committed_files(tmp_path: Path) -> None:
     script = DEMO_KB.parents[1] / "scripts" / "build_demo_store.py"
     result = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    for name in ("catalog.jsonl", "orders.json", "categories.yml"):
+    for name in ("catalog.jsonl", "orders.json", "categories.yml", "history.csv"):
         assert (tmp_path / name).read_bytes() == (DEMO_KB / name).read_bytes(), name
+
+
+def test_demo_history_is_large_and_loads(demo_kb: KnowledgeBase) -> None:
+    """history.csv: thousands of shoppers, every kind of event, most of the catalog touched (loaded, so valid)."""
+    history = demo_kb.history
+    shoppers = {e.shopper for e in history}
+    assert 40_000 <= len(history) <= 60_000 and len(shoppers) >= 2500
+    assert (DEMO_KB / "history.csv").stat().st_size < 3_000_000
+    assert set(Counter(e.event for e in history)) == {"product_viewed", "card_clicked", "added_to_cart", "purchased"}
+    assert len({e.product_id for e in history}) >= 0.9 * len(demo_kb.products)
+    assert all(a.timestamp <= b.timestamp for a, b in pairwise(history) if a.shopper == b.shopper)
+
+
+def _later_share(buys: dict[str, list[str]], subcategory: dict[str, str], first: set[str], then: str) -> float:
+    """Of the shoppers who bought from `first`, the share who later bought a `then`."""
+    buyers = [items for items in buys.values() if any(subcategory[i] in first for i in items)]
+    later = [items for items in buyers
+             if then in {subcategory[i] for i in items[next(n for n, i in enumerate(items) if subcategory[i] in first):]}]
+    return len(later) / len(buyers)
+
+
+def test_demo_history_has_co_purchase_structure(demo_kb: KnowledgeBase) -> None:
+    """Tents are followed by sleeping bags, shoes by socks, far more often than those are bought at all."""
+    from retrieval.loaders.history import sequences
+
+    subcategory = {p.id: p.subcategory for p in demo_kb.products}
+    buys = sequences(demo_kb.history, events=("purchased",))
+    for first, then in (({"backpacking tent", "car camping tent"}, "sleeping bag"),
+                        ({"road running shoes", "trail running shoes"}, "running socks"),
+                        ({"hiking boots", "hiking shoes"}, "hiking socks")):
+        base = sum(any(subcategory[i] == then for i in items) for items in buys.values()) / len(buys)
+        share = _later_share(buys, subcategory, first, then)
+        assert share >= 0.25 and share >= 3 * base, (first, then, share, base)
+
+
+def test_demo_history_repeats_brands_across_a_shoppers_purchases(demo_kb: KnowledgeBase) -> None:
+    from retrieval.loaders.history import sequences
+
+    brand = {p.id: p.brand for p in demo_kb.products}
+    pairs = [(brand[a], brand[b]) for items in sequences(demo_kb.history, events=("purchased",)).values()
+             for n, a in enumerate(items) for b in items[n + 1:]]
+    counts = Counter(brand[i] for items in sequences(demo_kb.history, events=("purchased",)).values() for i in items)
+    total = sum(counts.values())
+    by_chance = sum((c / total) ** 2 for c in counts.values())
+    assert sum(a == b for a, b in pairs) / len(pairs) >= 1.8 * by_chance
+
+
+def test_demo_history_split_rewards_sequence_over_popularity(demo_kb: KnowledgeBase) -> None:
+    """On the held-out last purchases, next-item co-occurrence beats a popularity ranking by a wide margin: the
+    history has sequential structure for the recommender to learn."""
+    import random
+
+    from retrieval.loaders.history import held_out_split, sequences
+    from retrieval.sequential.baselines import CoOccurrence, Popularity
+    from retrieval.sequential.data import RankingCase
+    from retrieval.sequential.evaluation import evaluate
+
+    number = {p.id: n for n, p in enumerate(demo_kb.products, 1)}
+    train, cases = held_out_split(demo_kb.history)
+    assert len(cases) >= 1000
+    shoppers = {s: n for n, s in enumerate(sorted({e.shopper for e in demo_kb.history}), 1)}
+    touched = {s: {number[i] for i in items} for s, items in sequences(demo_kb.history).items()}
+    rng = random.Random(16)
+    ranking = [RankingCase(shoppers[c.shopper], number[c.product_id],
+                           tuple(rng.sample([i for i in number.values() if i not in touched[c.shopper]], 100)))
+               for c in cases]
+    histories = {shoppers[s]: [number[i] for i in items] for s, items in sequences(train).items()}
+    popular = evaluate(Popularity(histories), histories, ranking)["hr@10"]
+    following = evaluate(CoOccurrence(histories), histories, ranking)["hr@10"]
+    assert 0.15 <= popular <= 0.4 and following >= popular + 0.2, (popular, following)
 
 
 def test_faq_alternates_do_not_leak_the_benchmark(demo_kb: KnowledgeBase) -> None:

@@ -122,7 +122,7 @@ def build_bot(settings: Settings, knowledge: StoreKnowledge, responder: Responde
                         settings.answer_min_similarity, catalog=knowledge.kb.product,
                         history_messages=settings.responder.history_messages)
     options = EngineOptions(settings.dialogue.ask_below, settings.dialogue.handoff_sentiment,
-                            settings.dialogue.max_fallbacks)
+                            settings.dialogue.max_fallbacks, settings.privacy)
     engine = Engine(domain, store or conversation_store(settings), executor, parser, answerer, recommender,
                     conversation_locks(settings), options, store_name=knowledge.kb.name)
     bot = StoreBot(engine, knowledge, responder, parser)

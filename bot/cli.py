@@ -158,9 +158,11 @@ def serve(ctx: click.Context, kb: Path | None, host: str | None, port: int | Non
 @click.option("--force", is_flag=True, help="Train even when the data has not changed.")
 @click.pass_context
 def train_group(ctx: click.Context, kb: Path | None, force: bool) -> None:
-    """Train the store's models (`shopbot train` alone trains the NLU)."""
+    """Train the store's models (`shopbot train` alone trains the NLU and, when the store has a shopping history,
+    the recommender)."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(train_nlu_command, kb=kb, force=force)
+        ctx.invoke(train_recommender_command, kb=kb, force=force, quiet_without_history=True)
 
 
 @train_group.command(name="nlu")
@@ -184,6 +186,37 @@ def train_nlu_command(ctx: click.Context, kb: Path | None, force: bool) -> None:
     click.echo(json.dumps({"intents": len(metadata["intents"]), "examples": metadata["n_intent_examples"],
                            "sentiment_examples": metadata["n_sentiment_examples"],
                            "oos_threshold": round(metadata["oos_threshold"], 3), **metadata["metrics"]}))
+
+
+@train_group.command(name="recommender")
+@kb_option
+@click.option("--force", is_flag=True, help="Train even when the data has not changed.")
+@click.pass_context
+def train_recommender_command(ctx: click.Context, kb: Path | None, force: bool,
+                              quiet_without_history: bool = False) -> None:
+    """Train the personal recommender (a sequential model over what shoppers viewed, carted and bought) on the
+    store's history.csv; cached by a fingerprint of the catalog and the history."""
+    from retrieval.loaders import load_knowledge_base
+    from retrieval.sequential.store import train_store_recommender
+
+    settings = _settings(ctx, kb)
+    try:
+        store = load_knowledge_base(settings.kb_dir)
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    if not store.history:
+        if not quiet_without_history:
+            raise UserError(f"{settings.kb_dir}: no shopping history (history.csv with shopper, timestamp, event, "
+                            "product_id) to train a recommender on")
+        return
+    if sys.stderr.isatty() or force:
+        click.echo(f"Training the recommender on {len(store.history)} events ...", err=True)
+    trained = train_store_recommender(store, settings.cache_dir, force=force, progress=sys.stderr.isatty())
+    assert trained is not None
+    folder, manifest, fresh = trained
+    state = f"trained in {manifest['train_seconds']} s" if fresh else "up to date (data unchanged)"
+    click.echo(f"Recommender {state}: {folder}")
+    click.echo(json.dumps({k: manifest[k] for k in ("shoppers", "products", "epochs_run", "train_seconds")}))
 
 
 @train_group.command(name="responder")
@@ -243,6 +276,7 @@ def validate(ctx: click.Context, kb: Path | None) -> None:
         raise UserError(str(DataError(issues + order_issues))) from None
     click.echo(f"{store.name}: OK - {len(store.products)} products in {len(store.categories)} categories, "
                f"{len(store.faq)} FAQ entries, {len(store.policies)} policy sections"
+               + (f", {len(store.history)} history events" if store.history else "")
                + (f", {len(orders)} orders" if orders_path is not None else ", no orders (no order look-ups)"))
 
 

@@ -20,8 +20,8 @@ from retrieval.settings import ConfigError, doc
 from retrieval.store import DEMO_KB, PROJECT_ROOT, FinetuneSettings, RetrievalSettings, make_embedder
 
 __all__ = ["DEMO_KB", "PROJECT_ROOT", "BatchingSettings", "ConfigError", "DialogueSettings", "FinetuneSettings",
-           "LoggingSettings", "PrivacySettings", "ResponderSettings", "RetrievalSettings", "ServerSettings",
-           "Settings", "TelegramSettings", "WhatsAppSettings", "load_settings", "make_embedder"]
+           "LoggingSettings", "NudgeSettings", "PrivacySettings", "ResponderSettings", "RetrievalSettings",
+           "ServerSettings", "Settings", "TelegramSettings", "WhatsAppSettings", "load_settings", "make_embedder"]
 
 
 class ResponderSettings(BaseModel):
@@ -155,25 +155,29 @@ class ServerSettings(SharedServerSettings):
         return value
 
 
-DataKind = Literal["transcript"]  # optional data a store may ask consent for; storefront behaviour events come next
+DataKind = Literal["transcript", "behaviour"]  # optional data a store may ask consent for
 DATA_KINDS: tuple[str, ...] = get_args(DataKind)
 ConsentMode = Literal["none", "notice", "opt_in"]
+ALWAYS_ASKED: dict[str, ConsentMode] = {"behaviour": "opt_in"}   # kinds never kept without consent: their default
 
 
 class PrivacySettings(BaseModel):
     """What shoppers are asked before optional data is kept, how long conversations are kept, what is redacted.
 
     `consent` maps each kind of optional data to `none` (kept without asking), `notice` (kept unless the shopper
-    withdraws) or `opt_in` (kept only after the shopper grants it); one word applies to every kind. Today the only
-    kind is `transcript`: a conversation's events beyond its session (without consent, deleted once the session
-    has expired).
+    withdraws) or `opt_in` (kept only after the shopper grants it); one word applies to every kind. The kinds:
+    `transcript`, a conversation's events beyond its session (without consent, deleted once the session has
+    expired), and `behaviour`, the storefront's browsing events (`bot.privacy.behaviour`), which are never kept
+    without consent: `opt_in` unless the store names `notice` (`none` is refused for it, and one word `none` leaves
+    it at `opt_in`).
     """
 
     model_config = ConfigDict(extra="forbid")
     consent: dict[DataKind, ConsentMode] = Field(default_factory=lambda: {"transcript": "none"}, **doc(
-        "per kind of optional data (today `transcript`: the conversation beyond its session): `none` kept without "
-        "asking, `notice` kept unless withdrawn, `opt_in` kept only once granted; without consent a conversation "
-        "is deleted once its session has expired. One word sets every kind", shown="`none`"))
+        "per kind of optional data (`transcript`: the conversation beyond its session; `behaviour`: storefront "
+        "browsing events): `none` kept without asking, `notice` kept unless withdrawn, `opt_in` kept only once "
+        "granted; without consent a conversation is deleted once its session has expired. One word sets every kind "
+        "(`behaviour` is `opt_in` or `notice`, never `none`)", shown="`none` (`behaviour`: `opt_in`)"))
     retention_days: float = Field(0, ge=0, **doc(
         "conversations idle longer are deleted by `shopbot serve` and by `shopbot privacy purge`; log-file lines "
         "older are dropped", shown="`0` (kept until erased)"))
@@ -185,11 +189,33 @@ class PrivacySettings(BaseModel):
     @field_validator("consent", mode="before")
     @classmethod
     def _one_mode_for_all(cls, value: Any) -> Any:
-        return {kind: value for kind in DATA_KINDS} if isinstance(value, str) else value
+        if isinstance(value, str):   # `none` leaves the kinds always asked for at their default
+            return {kind: value for kind in DATA_KINDS if not (value == "none" and kind in ALWAYS_ASKED)}
+        return value
+
+    @field_validator("consent")
+    @classmethod
+    def _asked_kinds_need_consent(cls, value: dict[str, str]) -> dict[str, str]:
+        for kind in ALWAYS_ASKED:
+            if value.get(kind) == "none":
+                raise ValueError(f"`{kind}` is only kept with the shopper's consent: `opt_in` or `notice`, not `none`")
+        return value
 
     def mode(self, kind: str) -> str:
-        """The consent mode for a kind of data (`none` for a kind the store did not name)."""
-        return self.consent.get(kind, "none")  # type: ignore[call-overload]
+        """The consent mode for a kind of data (for a kind the store did not name: `opt_in` for `behaviour`,
+        else `none`)."""
+        return self.consent.get(kind, ALWAYS_ASKED.get(kind, "none"))  # type: ignore[call-overload]
+
+
+class NudgeSettings(BaseModel):
+    """Proactive nudges: the widget opens with one message about a product the shopper has looked at for a while
+    or left in the cart, drawn from that product's facts; only with the shopper's `behaviour` consent, at most
+    once a session, never after a "no" (`bot.nudges`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(False, **doc("send nudges (only to shoppers who consented to `behaviour` events)"))
+    after_seconds: float = Field(30, gt=0, le=3600, **doc(
+        "how long a product is looked at, or left in the cart, before the one nudge"))
 
 
 class LoggingSettings(BaseModel):
@@ -212,6 +238,7 @@ class Settings(ActionSettings):
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    nudges: NudgeSettings = Field(default_factory=NudgeSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
 

@@ -64,6 +64,7 @@ class EngineOptions:
     ask_below: float = 0.6
     handoff_sentiment: float = 0.9
     max_fallbacks: int = 2
+    privacy: Any = None  # the store's `PrivacySettings` (None: the defaults): which storefront events actions see
 
 
 class Engine:
@@ -242,7 +243,8 @@ class Engine:
     @staticmethod
     def _start_session(tracker: DialogueTracker, now: float) -> None:
         """A new conversation, or one quiet for longer than the session expiry, starts a session."""
-        if not tracker.events or tracker.session_expired(now):
+        # behaviour events (or consent) recorded outside a turn can come before the conversation's first session
+        if tracker.session_expired(now) or not any(e["event"] == "session_started" for e in tracker.events):
             tracker.update(ActionExecuted(SESSION_START, timestamp=now))
             tracker.update(SessionStarted(timestamp=now))
             tracker.update(ActionExecuted(ACTION_LISTEN, timestamp=now))
@@ -291,8 +293,23 @@ class Engine:
             yield Outbound("error", u.command_reply, code="invalid_consent")
             return
         tracker.update(dict(u.command_event))
+        if "behaviour" in (u.command_event.get("withdrawn") or ()):
+            from bot.privacy.behaviour import forget_behaviour   # the storefront events kept so far go now
+
+            await forget_behaviour(self.store, tracker.conversation_id)
         tracker.update(BotUttered(u.command_reply))
         yield Outbound("message", u.command_reply, data={"consent": dict(u.command_event)})
+
+    async def _run_nudge(self, tracker: DialogueTracker, _: Decision, u: Understanding,
+                         *__: Any) -> AsyncIterator[Outbound]:
+        """`/nudge{"wanted": false}`: the shopper says no to proactive nudges (`bot.nudges`), recorded so none
+        comes again."""
+        if u.command_event is None:
+            yield Outbound("error", u.command_reply, code="invalid_nudge")
+            return
+        tracker.update(dict(u.command_event))
+        tracker.update(BotUttered(u.command_reply))
+        yield Outbound("message", u.command_reply, data={"nudge_refused": True})
 
     async def _run_with_agent(self, tracker: DialogueTracker, _: Decision, u: Understanding,
                               *__: Any) -> AsyncIterator[Outbound]:
@@ -355,12 +372,28 @@ class Engine:
 
     # -- actions --------------------------------------------------------------------------------------------------
 
+    def _action_state(self, tracker: DialogueTracker) -> dict[str, Any]:
+        """The tracker an action gets: the storefront events the shopper consented to (consent checked here, where
+        the store's privacy settings are) in the latest message's `metadata.behaviour`, `{name, product_id}` each;
+        the raw behaviour events are left out of `events`."""
+        from bot.config import PrivacySettings
+        from bot.privacy.behaviour import BEHAVIOUR, behaviour_history
+
+        state = tracker.to_rasa_state()
+        behaviour = behaviour_history(state["events"], self.options.privacy or PrivacySettings())
+        state["events"] = [e for e in state["events"] if e.get("event") != BEHAVIOUR]
+        latest = dict(state.get("latest_message") or {})
+        latest["metadata"] = {**(latest.get("metadata") or {}),
+                              "behaviour": [{"name": e["name"], "product_id": e["product_id"]} for e in behaviour]}
+        state["latest_message"] = latest
+        return state
+
     async def _action(self, tracker: DialogueTracker, name: str, depth: int = 0) -> AsyncIterator[Outbound]:
         if name in self.domain.responses:
             yield self.render.utter(tracker, name)
             return
         try:
-            result = await self.executor.run(name, cast(TrackerState, tracker.to_rasa_state()), self._domain_dict)
+            result = await self.executor.run(name, cast(TrackerState, self._action_state(tracker)), self._domain_dict)
         except ActionUnavailable as exc:
             async for event in self._actions_down(tracker, name, exc):
                 yield event

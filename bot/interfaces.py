@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # types only: importing them would pull the retrieval and res
     from retrieval.documents import Product, SearchHit
 
 UnderstandingSource = Literal["payload", "nlu", "none", "command"]
-Command = Literal["restart", "consent"]
+Command = Literal["restart", "consent", "nudge"]
 
 __all__ = ["ActionOutcome", "ActionRunner", "Answerer", "Command", "ConversationLocks", "ConversationStore",
            "DomainDict", "EntityExtractor", "Evidence", "IntentScore", "Parser", "ProductCatalog", "Recommender",

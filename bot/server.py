@@ -16,6 +16,7 @@ from aiohttp import web
 from bot import metrics
 from bot.app import StoreBot
 from bot.channels.agent import AgentConsole
+from bot.channels.behaviour import BehaviourIntake
 from bot.channels.connections import ConnectionSlots
 from bot.channels.fanout import Fanout, socketio_manager, stop_socketio_manager
 from bot.channels.guard import ChannelGuard, error_response
@@ -103,8 +104,9 @@ def create_app(bot: StoreBot, settings: Settings) -> web.Application:
     app.on_cleanup.append(lambda _: guard.close())
     sessions = SessionIds.load(settings.server.session_key, settings.data_dir)   # /ws and socket.io session ids
     slots = ConnectionSlots(settings.server.max_connections, settings.server.max_connections_per_ip)  # both channels
-    websockets = WebsocketChannel(bot.engine, guard, sessions, slots)
-    rest = RestChannel(bot.engine, guard)
+    behaviour = BehaviourIntake(bot.engine, guard, settings.privacy, settings.nudges, bot.knowledge.kb)
+    websockets = WebsocketChannel(bot.engine, guard, sessions, slots, behaviour)
+    rest = RestChannel(bot.engine, guard, behaviour)
     app[BOT] = bot
     app[WEBSOCKETS] = websockets
     app.router.add_get("/ws", websockets.handle)
@@ -112,6 +114,8 @@ def create_app(bot: StoreBot, settings: Settings) -> web.Application:
                                 sessions=sessions, slots=slots)
     socket_io.attach(app)
     app.router.add_post("/webhooks/rest/webhook", rest.handle)
+    app.router.add_post("/webhooks/rest/event", rest.handle_event)   # storefront behaviour events
+    app.router.add_get("/widget/config", behaviour.widget_config)
     telegram = TelegramChannel(bot.engine, guard, settings.server)
     whatsapp = WhatsAppChannel(bot.engine, guard, settings.server)
     app[MESSENGERS] = [telegram, whatsapp]

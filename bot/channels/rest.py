@@ -1,5 +1,6 @@
 """Rasa's REST channel: `POST /webhooks/rest/webhook` `{sender, message, metadata?}` -> a JSON list of messages;
-with `?stream=true`, one JSON message a line as each is ready."""
+with `?stream=true`, one JSON message a line as each is ready. `POST /webhooks/rest/event` `{sender, name,
+product_id, dwell_s?}` stores a storefront behaviour event of that sender's conversation (`bot.channels.behaviour`)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,55 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.channels.behaviour import BehaviourIntake, BehaviourRefused
 from bot.channels.guard import ChannelGuard, client_ip, error_response, valid_unicode
 from bot.channels.rasa_format import rest_messages
 from bot.channels.turns import run_turn
-from bot.engine import Engine
+from bot.dialogue.errors import StateUnavailable
+from bot.engine import RESTARTING, TRY_AGAIN, Engine
 from bot.messages import Inbound, Outbound
 
 CHANNEL = "rest"
 
 
 class RestChannel:
-    def __init__(self, engine: Engine, guard: ChannelGuard):
+    def __init__(self, engine: Engine, guard: ChannelGuard, behaviour: BehaviourIntake | None = None):
         self.engine = engine
         self.guard = guard
+        self.behaviour = behaviour
+
+    async def handle_event(self, request: web.Request) -> web.Response:
+        """`POST /webhooks/rest/event`: `{"type": "event_ack", "name", "product_id", "messages": [...]}` (the
+        nudge it brought, as REST messages), or an error: `invalid_event` 400, `consent_required` 403,
+        `rate_limited` 429, `unavailable` 503."""
+        refusal = self.guard.check_request(request)
+        if refusal is not None:
+            return error_response(refusal.code, refusal.detail, refusal.status)
+        if self.behaviour is None:
+            return error_response("not_found", "this server takes no behaviour events", 404)
+        try:
+            body: Any = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return error_response("invalid_json", "the body must be a JSON object")
+        if not isinstance(body, dict) or not isinstance(body.get("sender"), (str, int)) or not str(body["sender"]):
+            return error_response("invalid_event", "`sender` (a string), `name` and `product_id` are required")
+        sender = str(body.pop("sender"))[:128]
+        if not valid_unicode(sender):
+            return error_response("invalid_event", "`sender` is not valid Unicode (a lone surrogate such as \\ud800)")
+        try:
+            parsed = self.behaviour.parse(body)
+            if self.engine.draining:
+                return error_response("unavailable", RESTARTING, 503)
+            refusal = await self.behaviour.admit(f"{CHANNEL}:{sender}", client_ip(request))
+            if refusal is not None:
+                return error_response(refusal.code, refusal.detail, refusal.status)
+            recorded = await self.behaviour.record(f"{CHANNEL}:{sender}", parsed, CHANNEL, sender)
+        except BehaviourRefused as exc:
+            return error_response(exc.code, exc.detail, exc.status)
+        except StateUnavailable:
+            return error_response("unavailable", TRY_AGAIN, 503)
+        messages = rest_messages(recorded.nudge, sender) if recorded.nudge is not None else []
+        return web.json_response({**recorded.ack(), "messages": messages})
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         refusal = self.guard.check_request(request)

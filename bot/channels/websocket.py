@@ -18,13 +18,14 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot import metrics
+from bot.channels.behaviour import BehaviourIntake, BehaviourRefused
 from bot.channels.connections import ConnectionSlots
 from bot.channels.guard import ChannelGuard, client_ip, error_response, valid_unicode
 from bot.channels.sessions import SessionIds
 from bot.channels.turns import run_turn_or_report
 from bot.dialogue.errors import StateUnavailable
 from bot.dialogue.tracker import ACTION_LISTEN, SESSION_START
-from bot.engine import RESTARTING, TRY_AGAIN, Engine
+from bot.engine import INTERNAL, RESTARTING, TRY_AGAIN, Engine
 from bot.messages import Inbound, Outbound
 
 log = logging.getLogger("shopbot.ws")
@@ -36,7 +37,7 @@ MAX_MESSAGE_ID_CHARS = 200
 CLOSE_IDLE, CLOSE_SILENT = 4000, 4001
 HIDDEN = "(Order details are not shown again after a reconnect. Ask me and I'll look them up again.)"
 PRIVATE_DATA = frozenset({"order", "return"})       # custom data of order actions: never in a resumed history
-PUBLIC_DATA = frozenset({"cards", "handoff"})       # what a custom action may say that is not the shopper's own
+PUBLIC_DATA = frozenset({"cards", "handoff", "nudge"})   # what a custom action may say that is not the shopper's own
 BUILT_IN_ACTIONS = frozenset({ACTION_LISTEN, SESSION_START, "action_answer"})
 ORDER_SLOTS = frozenset({"order_id", "email"})   # once the shopper named an order, custom actions speak of it
 
@@ -66,9 +67,10 @@ class WebsocketChannel:
     """Serves `/ws`; one task reads frames while another runs the turns in order."""
 
     def __init__(self, engine: Engine, guard: ChannelGuard, sessions: SessionIds | None = None,
-                 slots: ConnectionSlots | None = None):
+                 slots: ConnectionSlots | None = None, behaviour: BehaviourIntake | None = None):
         self.engine = engine
         self.guard = guard
+        self.behaviour = behaviour   # `event` frames (storefront behaviour); None: refused as `unknown_type`
         settings = guard.settings
         self.ids = sessions or SessionIds(secrets.token_bytes(32))
         self.slots = slots or ConnectionSlots(settings.max_connections, settings.max_connections_per_ip)
@@ -180,8 +182,13 @@ class WebsocketChannel:
                         await self._error(ws, refusal.code, refusal.detail, message_id)
                     else:
                         queue.put_nowait({"text": body["text"], "message_id": message_id})
+                elif kind == "event" and self.behaviour is not None:
+                    parsed = await self._event_frame(ws, body, session_id, request)
+                    if parsed is not None:
+                        queue.put_nowait({"behaviour": parsed})   # after the turns before it (a consent, say)
                 else:
-                    await self._error(ws, "unknown_type", "`type` must be message or ping")
+                    await self._error(ws, "unknown_type", "`type` must be message, event or ping"
+                                      if self.behaviour is not None else "`type` must be message or ping")
         finally:
             queue.put_nowait(None)
             await asyncio.shield(worker)  # a disconnect or shutdown lets the turn in flight finish and be saved
@@ -189,6 +196,54 @@ class WebsocketChannel:
             sockets.discard(ws)
             if not sockets:
                 self.by_session.pop(session_id, None)
+
+    async def _event_frame(self, ws: web.WebSocketResponse, body: dict[str, Any], session_id: str,
+                           request: web.Request) -> dict[str, Any] | None:
+        """A behaviour event checked and counted against the rate (an `error` frame and None when refused)."""
+        assert self.behaviour is not None
+        name = body.get("name") if isinstance(body.get("name"), str) and valid_unicode(body["name"]) else None
+        extra = {"event": name[:40]} if name else {}
+        try:
+            parsed = self.behaviour.parse(body)
+        except BehaviourRefused as exc:
+            await self._error(ws, exc.code, exc.detail, **extra)
+            return None
+        if self.engine.draining:
+            await self._error(ws, "unavailable", RESTARTING, **extra)
+            return None
+        try:
+            refusal = await self.behaviour.admit(f"{CHANNEL}:{session_id}", client_ip(request))
+        except Exception as exc:  # noqa: BLE001 - the rate store (Redis) is down: say so, keep the socket
+            log.warning("websocket rate check failed: %s", type(exc).__name__)
+            await self._error(ws, "unavailable", TRY_AGAIN, **extra)
+            return None
+        if refusal is not None:
+            await self._error(ws, refusal.code, refusal.detail, **extra)
+            return None
+        return parsed
+
+    async def _behaviour(self, ws: web.WebSocketResponse, session_id: str, parsed: dict[str, Any]) -> None:
+        """Store one behaviour event (under the conversation's lock); `event_ack`, then the nudge it brought."""
+        assert self.behaviour is not None
+        extra = {"event": parsed["name"]}
+        try:
+            recorded = await self.behaviour.record(f"{CHANNEL}:{session_id}", parsed, CHANNEL, session_id)
+        except asyncio.CancelledError:
+            raise
+        except BehaviourRefused as exc:
+            await self._error(ws, exc.code, exc.detail, **extra)
+            return
+        except StateUnavailable as exc:
+            log.warning("behaviour event not stored: conversation state unavailable (%s)", type(exc).__name__)
+            await self._error(ws, "unavailable", TRY_AGAIN, **extra)
+            return
+        except Exception as exc:  # one failed event is not the connection's end
+            log.error("behaviour event failed: %s", type(exc).__name__, exc_info=exc)
+            await self._error(ws, "internal", INTERNAL, **extra)
+            return
+        await send_frame(ws, recorded.ack())
+        if recorded.nudge is not None:
+            await send_frame(ws, event_json(recorded.nudge, None))
 
     async def deliver(self, session_id: str, event: Outbound, metadata: dict[str, Any]) -> None:
         """Push an event (an agent's reply, the bot taking over again) to the shopper's open sockets."""
@@ -200,6 +255,9 @@ class WebsocketChannel:
         """Run the socket's turns in order. A turn that fails is told to the client as an `error` (`unavailable`
         when the conversation store or lock service is down, else `internal`) and the next message is handled."""
         while (body := await queue.get()) is not None:
+            if "behaviour" in body:
+                await self._behaviour(ws, session_id, body["behaviour"])
+                continue
             message_id = body["message_id"]
             inbound = Inbound(session_id, body["text"], CHANNEL, metadata={"ip": client_ip(request)},
                               message_id=message_id)
@@ -213,10 +271,11 @@ class WebsocketChannel:
             await run_turn_or_report(self.engine, inbound, send, report)
 
     @staticmethod
-    async def _error(ws: web.WebSocketResponse, code: str, detail: str, message_id: Any = None) -> None:
+    async def _error(ws: web.WebSocketResponse, code: str, detail: str, message_id: Any = None,
+                     **extra: Any) -> None:
         metrics.ERRORS.labels(CHANNEL, code).inc()
         await send_frame(ws, {"type": "error", "code": code, "detail": detail,
-                              **({"message_id": message_id} if message_id else {})})
+                              **({"message_id": message_id} if message_id else {}), **extra})
 
 
 def _private(event: dict[str, Any], action: str | None, order_given: bool) -> bool:

@@ -30,15 +30,15 @@ from bot.dialogue.tracker import DialogueTracker
 from bot.dialogue.understanding import form_fills
 from bot.interfaces import Evidence, Understanding
 
-DecisionKind = Literal["restart", "consent", "with_agent", "confirm", "form", "stop_form", "action", "response",
-                       "answer", "recommend", "clarify", "fallback"]
+DecisionKind = Literal["restart", "consent", "nudge", "with_agent", "confirm", "form", "stop_form", "action",
+                       "response", "answer", "recommend", "clarify", "fallback"]
 DETAILS_QUESTION = re.compile(r"\b(?:how much|price|cost|costs|in stock|available|availability|sold out|colou?rs?|"
                               r"rated|rating)\b", re.IGNORECASE)
 STOP_WORDS = re.compile(r"^\s*(?:no|nope|stop|cancel that|never ?mind|forget it|not now|no thanks)\b[\s.!]*$",
                         re.IGNORECASE)
 PRICE_LIMITS = frozenset({"price", "price_range"})   # filters only a search has
 REFERS_BACK = re.compile(r"\b(?:it|this|that|this one|that one|them|these|those)\b", re.IGNORECASE)
-UNCOUNTED = frozenset({"restart", "consent", "with_agent"})   # outside the dialogue: no intent or fallback counted
+UNCOUNTED = frozenset({"restart", "consent", "nudge", "with_agent"})   # outside the dialogue: nothing counted
 
 
 @dataclass(frozen=True)

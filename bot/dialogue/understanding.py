@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from bot.dialogue.domain import Domain
 from bot.dialogue.tracker import DialogueTracker
-from bot.interfaces import EntityExtractor, IntentScore, Parser, Recommender, Sentiment, Understanding
+from bot.interfaces import Command, EntityExtractor, IntentScore, Parser, Recommender, Sentiment, Understanding
 
 PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$", re.DOTALL)
 RESTART = "/restart"
@@ -64,18 +64,25 @@ class Understander:
 
     @staticmethod
     def _command(text: str, channel: str, now: float) -> Understanding | None:
-        """`/restart` and `/consent{...}`: acted on as they are, never parsed."""
+        """`/restart`, `/consent{...}` and `/nudge{...}`: acted on as they are, never parsed."""
         parse = {"text": text, "intent": {"name": None, "confidence": 1.0}, "entities": [], "source": "command"}
         if text.lower() == RESTART:
             return Understanding(text, "command", IntentScore(None, 1.0), command="restart", parse_data=parse)
-        if not text.startswith("/consent"):
-            return None
-        from bot.privacy.consent import consent_turn  # only for consent payloads: it reads the privacy settings
+        if text.startswith("/nudge"):
+            from bot.nudges import nudge_turn
 
-        event, reply = consent_turn(text, channel, now)
+            event, reply = nudge_turn(text, channel, now)
+            command: Command = "nudge"
+        elif text.startswith("/consent"):
+            from bot.privacy.consent import consent_turn  # only for consent payloads: it reads the privacy settings
+
+            event, reply = consent_turn(text, channel, now)
+            command = "consent"
+        else:
+            return None
         if not reply:
             return None
-        return Understanding(text, "command", IntentScore(None, 1.0), command="consent", command_event=event,
+        return Understanding(text, "command", IntentScore(None, 1.0), command=command, command_event=event,
                              command_reply=reply, parse_data=parse)
 
     async def _parse(self, text: str) -> tuple[str, dict[str, Any]]:

@@ -84,9 +84,10 @@ async def record_consent(engine: Any, conversation_id: str, granted: dict[str, b
     return event
 
 
-GRANTED = "Thanks, your choice is saved: we keep {kinds}."
-WITHDRAWN = "Thanks, your choice is saved: we no longer keep {kinds}."
-WORDS = {"transcript": "this conversation's transcript after the chat"}
+GRANTED = "Thanks, your choice is saved: we {kinds}."
+WITHDRAWN = "Thanks, your choice is saved: we no longer {kinds}."
+WORDS = {"transcript": "keep this conversation's transcript after the chat",   # what "we ..." do with each kind
+         "behaviour": "use what you browse here to suggest products"}
 
 
 def consent_turn(text: str, channel: str, now: float | None = None) -> tuple[dict[str, Any] | None, str]:
@@ -99,7 +100,8 @@ def consent_turn(text: str, channel: str, now: float | None = None) -> tuple[dic
     if decided is None:
         return None, ""
     event = consent_event(decided, channel, now)
-    parts = [GRANTED.format(kinds=", ".join(WORDS.get(k, k) for k in event["granted"]))] if event["granted"] else []
+    parts = [GRANTED.format(kinds=" and ".join(WORDS.get(k, k) for k in event["granted"]))] if event["granted"] \
+        else []
     if event["withdrawn"]:
-        parts.append(WITHDRAWN.format(kinds=", ".join(WORDS.get(k, k) for k in event["withdrawn"])))
+        parts.append(WITHDRAWN.format(kinds=" or ".join(WORDS.get(k, k) for k in event["withdrawn"])))
     return event, " ".join(parts)

@@ -3,7 +3,12 @@
  * Streams replies over /ws, shows product cards, quick-reply buttons, sources and handoff notices, and resumes the
  * conversation after a reload or a dropped connection. The server issues the session id and its secret; the widget
  * keeps both in sessionStorage (this tab only, gone when the tab closes, so the next person at a shared computer
- * does not inherit a conversation that verified an order) and resumes only with both. */
+ * does not inherit a conversation that verified an order) and resumes only with both.
+ * Storefront behaviour: the page calls shopbot.track("product_viewed" | "added_to_cart", productId) and the widget
+ * sends card_clicked itself, but only once the shopper has consented (the store's mode, from /widget/config:
+ * opt_in asks Yes/No in the panel, notice shows one line with "No thanks"); before that an event is dropped, never
+ * queued. With nudges on, a product looked at (or left in the cart) for nudges.after_seconds is reported once
+ * (dwell_s), and the server may answer with one nudge message, which opens the panel. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -11,6 +16,8 @@
   var token = script.getAttribute("data-token") || "";
   var title = script.getAttribute("data-title") || "Chat with us";
   var storeKey = "shopbot-session:" + base.host;
+  var choiceKey = "shopbot-behaviour:" + base.host, nudgedKey = "shopbot-nudged:" + base.host;
+  var config = null, configWaiters = null, dwell = {};
   var ws = null, retries = 0, streaming = null, pending = [], counter = 0;
   var IDLE_CODES = {4000: 1, 4001: 1};  // the server closed a quiet socket: reconnect when the shopper is back
   try { localStorage.removeItem(storeKey); } catch (e) { /* ids kept there by older widgets never resume */ }
@@ -44,7 +51,13 @@
     ".sb-price{font-weight:600;color:#1f6f50}",
     "#shopbot-form{display:flex;border-top:1px solid #e2e5e2}",
     "#shopbot-input{flex:1;border:0;padding:12px;font:inherit;outline:none}",
-    "#shopbot-send{border:0;background:#fff;color:#1f6f50;font-weight:600;padding:0 14px;cursor:pointer}"
+    "#shopbot-send{border:0;background:#fff;color:#1f6f50;font-weight:600;padding:0 14px;cursor:pointer}",
+    ".sb-ask{background:#fff;border:1px solid #1f6f50;border-radius:10px;padding:8px 11px;margin:6px 0}",
+    ".sb-ask button,#shopbot-notice button{border:1px solid #1f6f50;background:#fff;color:#1f6f50;border-radius:14px;",
+    "padding:3px 10px;margin:6px 6px 0 0;cursor:pointer}",
+    "#shopbot-notice{position:fixed;right:20px;bottom:92px;max-width:320px;background:#fff;color:#222;",
+    "font:13px/1.4 system-ui,sans-serif;border:1px solid #e2e5e2;border-radius:10px;padding:8px 11px;",
+    "box-shadow:0 4px 14px rgba(0,0,0,.2);z-index:2147482999}"
   ].join("");
   var style = document.createElement("style");
   style.textContent = css;
@@ -68,8 +81,10 @@
 
   bubble.addEventListener("click", function () {
     panel.classList.toggle("open");
-    if (panel.classList.contains("open")) { input.focus(); ensure(); ping(); }
+    if (panel.classList.contains("open")) { input.focus(); opened(); }
   });
+
+  function opened() { ensure(); ping(); withConfig(ask); }
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var text = input.value.trim();
@@ -97,8 +112,97 @@
 
   function send(text, shown) {
     bubbleText("user", shown);
-    var frame = {type: "message", text: text, message_id: "w" + Date.now().toString(36) + (counter++)};
+    sendFrame({type: "message", text: text, message_id: "w" + Date.now().toString(36) + (counter++)});
+  }
+
+  function sendFrame(frame) {
     if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); else { pending.push(frame); ensure(); }
+  }
+
+  function kept(key) { try { return sessionStorage.getItem(key); } catch (e) { return null; } }
+
+  function keep(key, value) {
+    try { if (value) sessionStorage.setItem(key, value); else sessionStorage.removeItem(key); } catch (e) { /* */ }
+  }
+
+  function withConfig(done) {  // the store's consent mode and nudges, asked once (nothing is sent before it)
+    if (config) { done(config); return; }
+    if (configWaiters) { configWaiters.push(done); return; }
+    configWaiters = [done];
+    var url = new URL("/widget/config", base);
+    if (token) url.searchParams.set("token", token);
+    fetch(url.href, {credentials: "omit"})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .catch(function () { return null; })
+      .then(function (c) {
+        var waiting = configWaiters;
+        configWaiters = null;
+        config = c && c.behaviour ? c : null;  // unreachable or refused: nothing is sent; asked again next time
+        waiting.forEach(function (f) { f(config || {behaviour: null, nudges: null}); });
+      });
+  }
+
+  function allowed() {  // opt_in: only after "Yes"; notice: until "No thanks"
+    var b = config && config.behaviour;
+    if (!b) return false;
+    return b.consent === "notice" ? kept(choiceKey) !== "no" : kept(choiceKey) === "yes";
+  }
+
+  function ask() {  // opt_in: a small Yes/No in the panel, once per session
+    var b = config && config.behaviour;
+    if (!b || b.consent !== "opt_in" || kept(choiceKey) || document.getElementById("shopbot-ask")) return;
+    var box = el("div", {id: "shopbot-ask", "class": "sb-ask"});
+    box.appendChild(el("div", {}, "May we " + b.words + "?"));
+    var yes = el("button", {type: "button"}, "Yes"), no = el("button", {type: "button"}, "No");
+    yes.addEventListener("click", function () {
+      keep(choiceKey, "yes"); box.remove(); send('/consent{"behaviour": true}', "Yes");
+    });
+    no.addEventListener("click", function () { keep(choiceKey, "no"); box.remove(); });
+    box.appendChild(yes); box.appendChild(no);
+    log.appendChild(box); scroll();
+  }
+
+  function notice(b) {  // notice: one line above the bubble, with a way to say no
+    if (document.getElementById("shopbot-notice")) return;
+    var bar = el("div", {id: "shopbot-notice", role: "status"});
+    bar.appendChild(el("div", {}, "We " + b.words + "."));
+    var ok = el("button", {type: "button"}, "OK"), no = el("button", {type: "button"}, "No thanks");
+    ok.addEventListener("click", function () { keep(choiceKey, "yes"); bar.remove(); });
+    no.addEventListener("click", function () {
+      keep(choiceKey, "no"); bar.remove(); stopDwell();
+      if (stored()) send('/consent{"behaviour": false}', "No thanks");  // what was kept goes too
+    });
+    bar.appendChild(ok); bar.appendChild(no);
+    document.body.appendChild(bar);
+  }
+
+  function track(name, productId) {
+    if (typeof name !== "string" || productId === undefined || productId === null) return;
+    productId = String(productId);
+    withConfig(function (c) {
+      if (!c.behaviour) return;
+      if (c.behaviour.consent === "notice" && !kept(choiceKey)) notice(c.behaviour);
+      if (!allowed()) return;  // no consent: dropped here, never queued for later
+      sendFrame({type: "event", name: name, product_id: productId});
+      if (c.nudges && name !== "card_clicked") watchDwell(name, productId, c.nudges.after_seconds);
+    });
+  }
+
+  function watchDwell(name, productId, after) {  // one report when a view (or the cart) has lasted long enough
+    var key = name === "added_to_cart" ? "cart" : "view";
+    if (kept(nudgedKey) || (key === "cart" && dwell.cart)) return;
+    if (dwell[key]) clearTimeout(dwell[key]);
+    var started = Date.now();
+    dwell[key] = setTimeout(function () {
+      if (!allowed() || kept(nudgedKey)) return;
+      sendFrame({type: "event", name: name, product_id: productId,
+                 dwell_s: Math.round((Date.now() - started) / 100) / 10});
+    }, after * 1000);
+  }
+
+  function stopDwell() {
+    Object.keys(dwell).forEach(function (k) { clearTimeout(dwell[k]); });
+    dwell = {};
   }
 
   function ensure() { if (!ws || ws.readyState > 1) connect(); }
@@ -123,6 +227,7 @@
     var row = el("div", {"class": "sb-cards"});
     list.forEach(function (c) {
       var card = el("a", {"class": "sb-card", href: c.link || "#", target: "_blank", rel: "noopener"});
+      if (c.id) card.addEventListener("click", function () { track("card_clicked", c.id); });
       var img = el("img", {alt: c.title, loading: "lazy"});
       img.src = new URL(c.image || "", base).href;
       card.appendChild(img);
@@ -143,6 +248,7 @@
       log.innerHTML = "";
       ev.messages.forEach(function (m) { if (m.hidden) note(m.text); else bubbleText(m.role, m.text); });
       if (ev.messages.length) buttons(ev.messages[ev.messages.length - 1].buttons);
+      ask();
     } else if (ev.type === "typing") {
       streaming = bubbleText("bot", "\u2026");
       streaming.dataset.fresh = "1";
@@ -151,6 +257,7 @@
       if (streaming.dataset.fresh) { streaming.textContent = ""; delete streaming.dataset.fresh; }
       streaming.textContent += ev.text; scroll();
     } else if (ev.type === "message") {
+      behaviourNews(ev.data || {});
       var node = streaming || bubbleText(ev.data && ev.data.agent ? "agent" : "bot", "");
       streaming = null;
       node.textContent = ev.text || "";
@@ -162,10 +269,20 @@
       buttons(ev.buttons);
     } else if (ev.type === "handoff") {
       note(ev.text || "A member of our team will reply here.");
+    } else if (ev.type === "error" && ev.event) {  // an event not kept: never shown to the shopper
+      if (ev.code === "consent_required" && kept(choiceKey) === "yes") keep(choiceKey, null);
     } else if (ev.type === "error") {
       streaming = null;
       note(ev.detail || "Something went wrong.");
     }
+  }
+
+  function behaviourNews(data) {  // consent choices and nudges, whichever way they came
+    var c = data.consent;
+    if (c && (c.granted || []).indexOf("behaviour") >= 0) keep(choiceKey, "yes");
+    if (c && (c.withdrawn || []).indexOf("behaviour") >= 0) { keep(choiceKey, "no"); stopDwell(); }
+    if (data.nudge_refused || data.nudge === true) { keep(nudgedKey, "1"); stopDwell(); }
+    if (data.nudge === true && !panel.classList.contains("open")) { panel.classList.add("open"); ping(); }
   }
 
   function connect() {
@@ -196,7 +313,7 @@
   }
 
   setInterval(ping, 25000);
-  window.shopbot = {open: function () { panel.classList.add("open"); ensure(); ping(); },
-                    send: function (text) { send(text, text); }};
+  window.shopbot = window.ShopBot = {open: function () { panel.classList.add("open"); opened(); },
+                                     send: function (text) { send(text, text); }, track: track};
   if (stored()) connect();
 })();

@@ -44,6 +44,10 @@ class SequentialConfig:
     weight_decay: float = 0.0
     item_l2: float = 0.0
     padding_mask: bool = True
+    item_bias: str = "none"   # "none" | "zero" | "popularity": a learnt per-item score offset, started at log(count+1)
+    input_replace: float = 0.0  # chance an input item is swapped for a random one while training
+    future_targets: int = 1     # each position also learns the items up to this many steps after it
+    future_weight: float = 1.0  # the weight of the item j steps later: future_weight ** (j - 1)
     warmup_epochs: float = 0.0
     decay: str = "none"     # "none" | "linear" | "cosine" to zero over the epochs
     time_budget_s: float | None = None  # stop after the epoch that passes it
@@ -69,6 +73,9 @@ def _encoder(n_items: int, config: SequentialConfig) -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.items = nn.Embedding(n_items + 1, config.dim, padding_idx=0)
+            if config.item_bias != "none":
+                self.bias = nn.Embedding(n_items + 1, 1)
+                nn.init.zeros_(self.bias.weight)
             self.positions = nn.Embedding(config.max_length, config.dim)
             for table in (self.items, self.positions):
                 nn.init.normal_(table.weight, std=config.dim ** -0.5)
@@ -153,27 +160,43 @@ class SequentialRecommender:
         with torch.inference_mode():
             last = self.encoder(self._padded([history]))[0, -1]
             known = torch.tensor([c if 0 < c <= self.n_items else 0 for c in candidates])
-            return (self.encoder.items(known) @ last).numpy().astype(np.float64)
+            return (_logits(self.encoder, last, known)).numpy().astype(np.float64)
 
 
-def _loss(encoder: Any, hidden: Any, target: Any, n_items: int, negatives: int, kind: str = "ce") -> Any:
-    """Cross-entropy of each position's true next item against every item, or against `negatives` sampled ones."""
+def _logits(encoder: Any, hidden: Any, items: Any) -> Any:
+    """Scores of `items` (k,) for each hidden state (..., d): (..., k); with `items` (n, k) and hidden (n, d): (n, k)."""
+    if items.dim() == 2:
+        out = (hidden.unsqueeze(1) * encoder.items(items)).sum(-1)
+    else:
+        out = hidden @ encoder.items(items).T
+    if hasattr(encoder, "bias"):
+        out = out + encoder.bias(items).squeeze(-1)
+    return out
+
+
+def _loss(encoder: Any, hidden: Any, target: Any, n_items: int, config: SequentialConfig) -> Any:
+    """Each position's loss over its true later items `target` (n, j; 0 where none): cross-entropy of each against
+    every item or against `config.negatives` sampled ones (shared by the batch), or binary cross-entropy."""
     import torch
 
-    if kind == "bce":
-        sampled = torch.randint(1, n_items + 1, (len(target), max(1, negatives)))
-        positive = (hidden * encoder.items(target)).sum(-1)
-        negative = (hidden.unsqueeze(1) * encoder.items(sampled)).sum(-1)
+    weights = config.future_weight ** torch.arange(target.shape[1], dtype=torch.float32)
+    weights = (target > 0) * weights
+    positive = _logits(encoder, hidden, target)                           # (n, j)
+    if config.loss == "bce":
+        sampled = torch.randint(1, n_items + 1, (len(target), max(1, config.negatives)))
+        negative = _logits(encoder, hidden, sampled)
         fn = torch.nn.functional.logsigmoid
-        return -(fn(positive) + fn(-negative).sum(-1)).mean()
-    if negatives <= 0 or negatives >= n_items:
-        return torch.nn.functional.cross_entropy(hidden @ encoder.items.weight[1:].T, target - 1)
-    sampled = torch.randint(1, n_items + 1, (negatives,))
-    positive = (hidden * encoder.items(target)).sum(-1, keepdim=True)
-    negative = hidden @ encoder.items(sampled).T                          # (n, k)
-    negative = negative.masked_fill(sampled.unsqueeze(0) == target.unsqueeze(1), float("-inf"))
-    logits = torch.cat([positive, negative], dim=1)
-    return torch.nn.functional.cross_entropy(logits, torch.zeros(len(target), dtype=torch.long))
+        per = -(fn(positive) * weights).sum(-1) / weights.sum(-1) - fn(-negative).sum(-1)
+        return per.mean()
+    if config.negatives <= 0 or config.negatives >= n_items:
+        sampled = torch.arange(1, n_items + 1)
+    else:
+        sampled = torch.randint(1, n_items + 1, (config.negatives,))
+    negative = _logits(encoder, hidden, sampled)                          # (n, k)
+    clash = (sampled.view(1, 1, -1) == target.unsqueeze(-1)).any(1)       # a sampled item that is a true one
+    rest = torch.logsumexp(negative.masked_fill(clash, float("-inf")), dim=-1, keepdim=True)
+    per = torch.logaddexp(positive, rest) - positive                      # (n, j)
+    return ((per * weights).sum(-1) / weights.sum(-1)).mean()
 
 
 def train_sequential(sequences: Mapping[Any, Sequence[int]], n_items: int,
@@ -195,16 +218,28 @@ def train_sequential(sequences: Mapping[Any, Sequence[int]], n_items: int,
             raise ValueError(f"item_vectors has {len(item_vectors)} rows for {n_items} items")
         with torch.no_grad():
             encoder.items.weight[1:] = torch.from_numpy(text_initialisation(item_vectors, config.dim))
+    if config.item_bias == "popularity":
+        counts = np.bincount([i for items in sequences.values() for i in items if 0 < i <= n_items],
+                             minlength=n_items + 1).astype(np.float32)
+        with torch.no_grad():
+            encoder.bias.weight[:, 0] = torch.from_numpy(np.log1p(counts))
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     length = config.max_length
+    ahead = max(1, config.future_targets)
     inputs, targets = [], []
     for items in sequences.values():
-        items = [i for i in items if 0 < i <= n_items][-(length + 1):]
+        items = [i for i in items if 0 < i <= n_items]
         if len(items) < 2:
             continue
-        row_in, row_out = np.zeros(length, dtype=np.int64), np.zeros(length, dtype=np.int64)
+        later = items[-(length + ahead):]
+        items = items[-(length + 1):]
+        row_in, row_out = np.zeros(length, dtype=np.int64), np.zeros((length, ahead), dtype=np.int64)
         row_in[-(len(items) - 1):] = items[:-1]
-        row_out[-(len(items) - 1):] = items[1:]
+        offset = len(later) - len(items)    # where row_in's first item sits in `later`
+        for column in range(length - len(items) + 1, length):
+            position = offset + column - (length - len(items) + 1)
+            following = later[position + 1: position + 1 + ahead]
+            row_out[column, :len(following)] = following
         inputs.append(row_in)
         targets.append(row_out)
     inputs_t, targets_t = torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets))
@@ -241,10 +276,13 @@ def train_sequential(sequences: Mapping[Any, Sequence[int]], n_items: int,
             batch = torch.from_numpy(batches[step])
             width = int(lengths[batches[step]].max())
             sequence, target = inputs_t[batch, -width:], targets_t[batch, -width:]
+            if config.input_replace > 0:
+                swap = (torch.rand(sequence.shape) < config.input_replace) & (sequence > 0)
+                sequence = torch.where(swap, torch.randint(1, n_items + 1, sequence.shape), sequence)
             hidden = encoder(sequence)                                    # (b, l, d)
-            live = target > 0
-            hidden, target = hidden[live], target[live]                   # (n, d), (n,)
-            loss = _loss(encoder, hidden, target, n_items, config.negatives, config.loss)
+            live = target[..., 0] > 0
+            hidden, target = hidden[live], target[live]                   # (n, d), (n, j)
+            loss = _loss(encoder, hidden, target, n_items, config)
             if config.item_l2:
                 loss = loss + config.item_l2 * encoder.items(torch.unique(sequence)).pow(2).sum(-1).mean()
             optimizer.zero_grad()

@@ -133,8 +133,8 @@ def test_opt_in_keeps_a_transcript_past_its_session_only_with_consent(make_engin
 
 
 def test_consent_payloads_and_settings_are_checked() -> None:
-    assert parse_consent("/consent") == {"transcript": True}
-    assert parse_consent('/consent{"granted": false}') == {"transcript": False}
+    assert parse_consent("/consent") == {"transcript": True, "behaviour": True}   # every kind
+    assert parse_consent('/consent{"granted": false}') == {"transcript": False, "behaviour": False}
     assert parse_consent("hello") is None
     for bad in ('/consent{"cookies": true}', '/consent{"transcript": "yes"}', "/consent{nope", "/consent{}"):
         with pytest.raises(ConsentError):

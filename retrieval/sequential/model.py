@@ -50,7 +50,8 @@ class SequentialConfig:
     future_weight: float = 1.0  # the weight of the item j steps later: future_weight ** (j - 1)
     warmup_epochs: float = 0.0
     decay: str = "none"     # "none" | "linear" | "cosine" to zero over the epochs
-    time_budget_s: float | None = None  # stop after the epoch that passes it
+    time_budget_s: float | None = None  # stop training when it is spent (the learning rate decays to reach zero
+                                        # by then, or by the last epoch, whichever comes first)
     seed: int = 7
 
 
@@ -246,15 +247,21 @@ def train_sequential(sequences: Mapping[Any, Sequence[int]], n_items: int,
     lengths = (inputs_t > 0).sum(1).numpy()
     order_rng = np.random.default_rng(config.seed)
     started = time.perf_counter()
+    paused = 0.0  # time spent in after_epoch, not counted against the budget
     losses: list[float] = []
     steps = -(-len(lengths) // config.batch_size)
     total_steps = steps * config.epochs
     warmup = config.warmup_epochs * steps
 
+    def elapsed() -> float:
+        return time.perf_counter() - started - paused
+
     def rate(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
         left = (step - warmup) / max(1.0, total_steps - warmup)
+        if config.time_budget_s:
+            left = max(left, elapsed() / config.time_budget_s)
         if config.decay == "linear":
             return max(0.0, 1.0 - left)
         if config.decay == "cosine":
@@ -262,14 +269,14 @@ def train_sequential(sequences: Mapping[Any, Sequence[int]], n_items: int,
         return 1.0
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
-    epochs_run = 0
+    epochs_run, out_of_time = 0, False
     for epoch in range(config.epochs):
         encoder.train()
         # batches of like length waste little on padding; ties broken afresh each epoch so batches differ
         by_length = np.lexsort((order_rng.random(len(lengths)), lengths))
         batches = [by_length[i:i + config.batch_size] for i in range(0, len(by_length), config.batch_size)]
         rng.shuffle(batches)
-        total = 0.0
+        total, done = 0.0, 0
         bar = tqdm(range(steps), desc=f"Training recommender, epoch {epoch + 1}/{config.epochs}", unit="step",
                    disable=not progress, leave=False)
         for step in bar:
@@ -289,13 +296,19 @@ def train_sequential(sequences: Mapping[Any, Sequence[int]], n_items: int,
             loss.backward()
             optimizer.step()
             scheduler.step()
-            total += float(loss.detach())
-        losses.append(total / steps)
-        epochs_run = epoch + 1
+            total, done = total + float(loss.detach()), done + 1
+            if config.time_budget_s is not None and elapsed() >= config.time_budget_s:
+                out_of_time = True
+                break
+        losses.append(total / max(done, 1))
+        epochs_run = epoch + (done / steps if out_of_time else 1)
         if after_epoch is not None:
-            after_epoch(epochs_run, SequentialRecommender(encoder, n_items, config, {}))
-        if config.time_budget_s is not None and time.perf_counter() - started > config.time_budget_s:
+            before = time.perf_counter()
+            after_epoch(epoch + 1, SequentialRecommender(encoder, n_items, config, {}))
+            paused += time.perf_counter() - before
+        if out_of_time:
             break
-    metadata = {"config": asdict(config), "epochs_run": epochs_run, "losses": [round(x, 4) for x in losses],
-                "train_seconds": round(time.perf_counter() - started, 1), "shoppers": len(inputs)}
+    metadata = {"config": asdict(config), "epochs_run": round(epochs_run, 2), "out_of_time": out_of_time,
+                "losses": [round(x, 4) for x in losses], "train_seconds": round(elapsed(), 1),
+                "shoppers": len(inputs)}
     return SequentialRecommender(encoder, n_items, config, metadata)

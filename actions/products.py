@@ -16,7 +16,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import get_backend, get_recommender
-from retrieval.sequential.personal import KINDS, Interaction
+from actions.verification import normalise_email
+from retrieval.loaders.history import EVENTS
+from retrieval.sequential.personal import Interaction
 
 MAX_INTERACTIONS = 50  # the most recent ones a personal list is drawn from
 
@@ -31,11 +33,13 @@ def shopper_history(tracker: Tracker) -> list[Interaction]:
     history: list[Interaction] = []
     verified = tracker.get_slot("verified_order")
     backend = get_backend() if verified else None
-    if backend is not None and hasattr(backend, "purchases"):
+    # the slot says which order was verified; the pair is checked again (no strike: verify only reads), so a slot
+    # set any other way never opens a customer's purchases
+    if backend is not None and backend.verify(str(verified), normalise_email(tracker.get_slot("email")) or ""):
         history += [Interaction(line["product_id"], "purchased") for line in backend.purchases(str(verified))]
     metadata = (tracker.latest_message or {}).get("metadata") or {}
     for event in metadata.get("behaviour") or []:
-        if isinstance(event, dict) and isinstance(event.get("product_id"), str) and event.get("name") in KINDS:
+        if isinstance(event, dict) and isinstance(event.get("product_id"), str) and event.get("name") in EVENTS:
             history.append(Interaction(event["product_id"], event["name"]))
     return history[-MAX_INTERACTIONS:]
 

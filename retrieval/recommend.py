@@ -21,10 +21,13 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from retrieval.documents import Product
 from retrieval.filters import ProductFilters, parse_product_query
+from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.products import ProductHit, ProductResults, ProductSearch
-from retrieval.sequential.personal import Interaction, PersonalRanker, Suggestion
+from retrieval.sequential.personal import Interaction, PersonalRanker
 
 CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable|budget|on a budget|too expensive|"
                      r"too pricey|something cheap)\b", re.IGNORECASE)
@@ -139,7 +142,8 @@ class Recommender:
             history = bought
             lead = "These go with what you bought."
         suggestions = self.personal.recommend(history, self.k, candidates=[p.id for p in pool])
-        cards = [self.card(kb.product(s.product_id), self._because(s)) for s in suggestions]
+        cards = [self.card(kb.product(s.product_id), self._because(s.because) if s.because else "")
+                 for s in suggestions]
         state = {"query": "", "filters": _filters_to_dict(parsed), "shown": [c.id for c in cards],
                  "prices": [c.price for c in cards], "personal": True}
         if not cards:
@@ -148,30 +152,25 @@ class Recommender:
         return Recommendation(cards, lead, state, None, False, ["personal"])
 
     def _reranked(self, results: ProductResults, history: list[Interaction]) -> ProductResults:
-        """The request's best matches ordered by how well they fit the shopper (each match's rank for the request
-        and for the shopper, fused), the top `k` kept; a card's reason adds the interaction it follows from."""
+        """The request's best matches ordered by how well they fit the shopper (the request's ranking and the
+        shopper's fused), the top `k` kept; a card's reason adds the interaction it follows from, when there is one."""
         assert self.personal is not None
-        if len(results.hits) <= 1:
-            return replace(results, hits=results.hits[: self.k])
-        ids = [hit.product.id for hit in results.hits]
+        by_id = {hit.product.id: hit for hit in results.hits}
+        ids = list(by_id)
         fit = self.personal.scores(history, ids)
-        fit_rank = {ids[i]: r for r, i in enumerate(sorted(range(len(ids)), key=lambda i: -fit[i]))}
-        fused = sorted(range(len(ids)), key=lambda i: (1 / (60 + i) + 1 / (60 + fit_rank[ids[i]])), reverse=True)
+        by_fit = [ids[i] for i in np.argsort(-fit, kind="stable")]
         hits: list[ProductHit] = []
-        for i in fused[: self.k]:
-            hit = results.hits[i]
-            because = self.personal.because(hit.product.id, history)
-            reason = "; ".join(r for r in (hit.reason, self._because(Suggestion(hit.product.id, 0.0, because))) if r)
-            hits.append(replace(hit, reason=reason))
+        for pid, _ in reciprocal_rank_fusion([ids, by_fit])[: self.k]:
+            because = self.personal.because(pid, history)
+            reason = "; ".join(r for r in (by_id[pid].reason, self._because(because)) if r) if because \
+                else by_id[pid].reason
+            hits.append(replace(by_id[pid], reason=reason))
         return replace(results, hits=hits)
 
-    def _because(self, suggestion: Suggestion) -> str:
-        """A card's reason from the shopper's own interaction ("you looked at the X"), or a plain one."""
-        product = self.search.kb.product(suggestion.product_id)
-        if suggestion.because is None:
-            return _default_reason(product)
-        source = self.search.kb.product(suggestion.because.product_id)
-        return DID.get(suggestion.because.kind, DID["product_viewed"]).format(source.title) if source else ""
+    def _because(self, because: Interaction) -> str:
+        """A card's reason from the shopper's own interaction: "you looked at the X"."""
+        source = self.search.kb.product(because.product_id)
+        return DID.get(because.kind, DID["product_viewed"]).format(source.title) if source else ""
 
     def follow_up_filters(self, text: str, previous: dict[str, Any]) -> tuple[ProductFilters, str] | None:
         """The last list's filters changed by a short follow-up ("cheaper?", "in black?"), or None when `text` is

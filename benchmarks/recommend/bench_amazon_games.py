@@ -18,19 +18,17 @@ import json
 import os
 import platform
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bot.reporting import write_report
 from retrieval.sequential.baselines import CoOccurrence, Popularity
 from retrieval.sequential.data import item_count, load_cases, load_sequences
-from retrieval.sequential.evaluation import evaluate
+from retrieval.sequential.evaluation import compare
 from retrieval.sequential.model import SequentialConfig, train_sequential
 
-DATA = Path("/work/shared/datasets/recsys/amazon_games")
+DATA = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "recsys" / "amazon_games"  # ../shared
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "recommend"
 COLUMNS = ("model", "hr@10", "ndcg@10", "mrr", "train_seconds", "p50_ms", "p95_ms")
 
@@ -56,18 +54,9 @@ def main() -> None:
     if args.epochs is not None:
         changes["epochs"] = args.epochs
     config = dataclasses.replace(SequentialConfig(), **changes)
-    builders = [("popularity", Popularity), ("co_occurrence", CoOccurrence),
-                ("sequential", lambda data: train_sequential(data, n_items, config, progress=sys.stderr.isatty()))]
-    models: list[dict[str, Any]] = []
-    for name, build in builders:
-        started = time.perf_counter()
-        scorer = build(train)
-        trained = time.perf_counter() - started
-        row = {**evaluate(scorer, train, cases), "train_seconds": round(trained, 1)}
-        if hasattr(scorer, "metadata"):
-            row["training"] = scorer.metadata
-        models.append(row)
-        print(f"{name}: trained in {trained:.1f} s, HR@10 {row['hr@10']}", file=sys.stderr, flush=True)
+    builders = [Popularity, CoOccurrence,
+                lambda data: train_sequential(data, n_items, config, progress=sys.stderr.isatty())]
+    models = compare(builders, train, cases)
     print(" | ".join(f"{c:>13}" for c in COLUMNS))
     for row in models:
         print(" | ".join(f"{row[c]!s:>13}" for c in COLUMNS))

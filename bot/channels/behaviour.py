@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.guard import ChannelGuard, Refusal, error_response
+from bot.channels.guard import ChannelGuard, error_response
 from bot.config import NudgeSettings, PrivacySettings
 from bot.dialogue.tracker import DialogueTracker
 from bot.engine import Engine, conversation_tag
@@ -76,11 +76,11 @@ class BehaviourIntake:
         except BehaviourError as exc:
             raise BehaviourRefused("invalid_event", str(exc)) from None
 
-    async def admit(self, sender_key: str, ip: str) -> Refusal | None:
-        """One event against the sender's event window and the address's window (`rate_limited`)."""
+    async def admit(self, sender_key: str, ip: str) -> None:
+        """One event against the sender's event window and the address's window (`BehaviourRefused`,
+        `rate_limited`, when either is spent)."""
         if not await self.guard.rates.allow(sender_key + EVENTS_WINDOW, ip):
-            return Refusal("rate_limited", "too many events; wait a moment", 429)
-        return None
+            raise BehaviourRefused("rate_limited", "too many events; wait a moment", 429)
 
     async def record(self, conversation_id: str, parsed: dict[str, Any], channel: str,
                      sender_id: str = "") -> Recorded:

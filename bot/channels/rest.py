@@ -30,27 +30,18 @@ class RestChannel:
         """`POST /webhooks/rest/event`: `{"type": "event_ack", "name", "product_id", "messages": [...]}` (the
         nudge it brought, as REST messages), or an error: `invalid_event` 400, `consent_required` 403,
         `rate_limited` 429, `unavailable` 503."""
-        refusal = self.guard.check_request(request)
-        if refusal is not None:
-            return error_response(refusal.code, refusal.detail, refusal.status)
+        read = await self._read(request, "invalid_event", "`sender` (a string), `name` and `product_id` are required")
+        if isinstance(read, web.Response):
+            return read
         if self.behaviour is None:
             return error_response("not_found", "this server takes no behaviour events", 404)
-        try:
-            body: Any = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return error_response("invalid_json", "the body must be a JSON object")
-        if not isinstance(body, dict) or not isinstance(body.get("sender"), (str, int)) or not str(body["sender"]):
-            return error_response("invalid_event", "`sender` (a string), `name` and `product_id` are required")
-        sender = str(body.pop("sender"))[:128]
-        if not valid_unicode(sender):
-            return error_response("invalid_event", "`sender` is not valid Unicode (a lone surrogate such as \\ud800)")
+        body, sender = read
+        body.pop("sender")
         try:
             parsed = self.behaviour.parse(body)
             if self.engine.draining:
                 return error_response("unavailable", RESTARTING, 503)
-            refusal = await self.behaviour.admit(f"{CHANNEL}:{sender}", client_ip(request))
-            if refusal is not None:
-                return error_response(refusal.code, refusal.detail, refusal.status)
+            await self.behaviour.admit(f"{CHANNEL}:{sender}", client_ip(request))
             recorded = await self.behaviour.record(f"{CHANNEL}:{sender}", parsed, CHANNEL, sender)
         except BehaviourRefused as exc:
             return error_response(exc.code, exc.detail, exc.status)
@@ -59,7 +50,9 @@ class RestChannel:
         messages = rest_messages(recorded.nudge, sender) if recorded.nudge is not None else []
         return web.json_response({**recorded.ack(), "messages": messages})
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def _read(self, request: web.Request, code: str, required: str) -> tuple[dict[str, Any], str] | web.Response:
+        """The request's JSON object and its `sender` (at most 128 characters), or the error response: the
+        channel's token and origin checks, `invalid_json`, and `code` for a missing or malformed sender."""
         refusal = self.guard.check_request(request)
         if refusal is not None:
             return error_response(refusal.code, refusal.detail, refusal.status)
@@ -68,10 +61,17 @@ class RestChannel:
         except (json.JSONDecodeError, UnicodeDecodeError):
             return error_response("invalid_json", "the body must be a JSON object")
         if not isinstance(body, dict) or not isinstance(body.get("sender"), (str, int)) or not str(body["sender"]):
-            return error_response("invalid_message", "`sender` (a string) and `message` are required")
+            return error_response(code, required)
         sender = str(body["sender"])[:128]
         if not valid_unicode(sender):
-            return error_response("invalid_message", "`sender` is not valid Unicode (a lone surrogate such as \\ud800)")
+            return error_response(code, "`sender` is not valid Unicode (a lone surrogate such as \\ud800)")
+        return body, sender
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        read = await self._read(request, "invalid_message", "`sender` (a string) and `message` are required")
+        if isinstance(read, web.Response):
+            return read
+        body, sender = read
         refusal = await self.guard.check_message(body.get("message"), f"{CHANNEL}:{sender}", client_ip(request))
         if refusal is not None:
             return error_response(refusal.code, refusal.detail, refusal.status)

@@ -212,13 +212,13 @@ class WebsocketChannel:
             await self._error(ws, "unavailable", RESTARTING, **extra)
             return None
         try:
-            refusal = await self.behaviour.admit(f"{CHANNEL}:{session_id}", client_ip(request))
+            await self.behaviour.admit(f"{CHANNEL}:{session_id}", client_ip(request))
+        except BehaviourRefused as exc:
+            await self._error(ws, exc.code, exc.detail, **extra)
+            return None
         except Exception as exc:  # noqa: BLE001 - the rate store (Redis) is down: say so, keep the socket
             log.warning("websocket rate check failed: %s", type(exc).__name__)
             await self._error(ws, "unavailable", TRY_AGAIN, **extra)
-            return None
-        if refusal is not None:
-            await self._error(ws, refusal.code, refusal.detail, **extra)
             return None
         return parsed
 

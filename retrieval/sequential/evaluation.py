@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -52,3 +52,17 @@ def evaluate(scorer: Scorer, histories: Mapping[int, Sequence[int]], cases: list
             f"ndcg@{k}": round(ndcg / n, 4), "mrr": round(reciprocal / n, 4),
             "p50_ms": round(statistics.median(times), 4) if times else None,
             "p95_ms": round(times[int(0.95 * (len(times) - 1))], 4) if times else None}
+
+
+def compare(builders: Sequence[Callable[[Mapping[int, Sequence[int]]], Scorer]],
+            histories: Mapping[int, Sequence[int]], cases: list[RankingCase]) -> list[dict[str, Any]]:
+    """Build (train) each model on `histories` and score it on `cases`, in one run: `evaluate`'s figures, the
+    seconds it took to build, and its training record when it keeps one (`metadata`)."""
+    rows = []
+    for build in builders:
+        started = time.perf_counter()
+        scorer = build(histories)
+        built = time.perf_counter() - started
+        rows.append({**evaluate(scorer, histories, cases), "train_seconds": round(built, 2),
+                     **({"training": scorer.metadata} if hasattr(scorer, "metadata") else {})})
+    return rows

@@ -8,7 +8,7 @@ history, or for a shopper who has done nothing yet, item-item co-occurrence and 
 carries the one real interaction it follows from, so a reason can name it ("you looked at the Tern Road Runner 3").
 
 >>> folder, manifest, trained = train_personal(sequences, product_ids, cache_dir)
->>> ranker = load_personal(folder)
+>>> ranker = load_personal(folder, sequences)
 >>> ranker.recommend([Interaction("P1001", "product_viewed")], k=4)
 """
 
@@ -34,13 +34,12 @@ from retrieval.sequential.model import (
 )
 
 MANIFEST = "personal.json"
-KINDS = ("product_viewed", "card_clicked", "added_to_cart", "purchased")
 DEMO_CONFIG = SequentialConfig(epochs=15, time_budget_s=50.0)  # a store: under a minute on 2 cores
 
 
 @dataclass(frozen=True)
 class Interaction:
-    """One thing a shopper did with a product: `kind` is one of `KINDS`."""
+    """One thing a shopper did with a product: `kind` is one of the history's `EVENTS`."""
 
     product_id: str
     kind: str = "product_viewed"
@@ -163,7 +162,6 @@ def train_personal(sequences: Mapping[str, Sequence[str]], product_ids: Sequence
     with atomic_folder(folder) as staging:
         model.save(staging)
         (staging / "products.json").write_text(json.dumps(list(product_ids)))
-        (staging / "sequences.json").write_text(json.dumps({s: list(v) for s, v in sequences.items()}))
         manifest = {"fingerprint": wanted, "store": store, "text_model": text_model if text_vectors else "none",
                     "train_seconds": round(time.perf_counter() - started, 1), "shoppers": len(sequences),
                     "products": len(product_ids), "epochs_run": model.metadata["epochs_run"],
@@ -187,19 +185,13 @@ class RecommenderIntegrityError(RuntimeError):
     """A cached recommender whose files do not match their checksums."""
 
 
-def load_personal(folder: Path) -> PersonalRanker:
-    """The ranker `train_personal` saved in `folder`; a damaged one is refused."""
+def load_personal(folder: Path, sequences: Mapping[str, Sequence[str]]) -> PersonalRanker:
+    """The ranker `train_personal` saved in `folder`, with the shoppers' `sequences` it was trained on (for the
+    popularity and co-occurrence it falls back to); a damaged one is refused."""
     manifest = json.loads((folder / MANIFEST).read_text())
     damaged = mismatches(folder, manifest.get("files", {}))
     if damaged:
         raise RecommenderIntegrityError(f"{folder}: {', '.join(damaged)} changed since training; run "
                                         "`shopbot train recommender --force`")
     product_ids = json.loads((folder / "products.json").read_text())
-    sequences = json.loads((folder / "sequences.json").read_text())
     return PersonalRanker(product_ids, SequentialRecommender.load(folder), sequences, manifest)
-
-
-def latest_personal(cache_dir: Path, store: str) -> Path | None:
-    """The store's most recently trained recommender folder, if any."""
-    found = sorted((Path(cache_dir) / "recommender").glob(f"{store}-*/{MANIFEST}"), key=lambda p: p.stat().st_mtime)
-    return found[-1].parent if found else None

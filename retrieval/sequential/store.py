@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +20,14 @@ from retrieval.loaders.policies import slugify
 from retrieval.loaders.store import KnowledgeBase
 from retrieval.sequential.baselines import CoOccurrence, Popularity
 from retrieval.sequential.data import RankingCase
-from retrieval.sequential.evaluation import evaluate
+from retrieval.sequential.evaluation import compare
 from retrieval.sequential.model import SequentialConfig, train_sequential
 from retrieval.sequential.personal import (
     DEMO_CONFIG,
+    MANIFEST,
     PersonalRanker,
     RecommenderIntegrityError,
     fingerprint,
-    intact,
     load_personal,
     model_folder,
     train_personal,
@@ -76,10 +74,10 @@ def open_store_recommender(kb: KnowledgeBase, cache_dir: Path,
     shopped = sequences(kb.history)
     product_ids = [p.id for p in kb.products]
     wanted = fingerprint(product_ids, shopped, config, text_model_id())
-    folder = model_folder(cache_dir, slugify(kb.name), wanted)
-    if intact(folder, wanted):
+    folder = model_folder(cache_dir, slugify(kb.name), wanted)   # named by the fingerprint
+    if (folder / MANIFEST).is_file():
         try:
-            return load_personal(folder)
+            return load_personal(folder, shopped)   # its files checked against their checksums
         except RecommenderIntegrityError as exc:
             log.warning("%s", exc)
     else:
@@ -112,21 +110,14 @@ def held_out_cases(kb: KnowledgeBase, seed: int = 7) -> tuple[dict[int, list[int
 
 
 def evaluate_store(kb: KnowledgeBase, config: SequentialConfig = DEMO_CONFIG, use_text: bool = True,
-                   progress: bool = False) -> dict[str, Any]:
+                   baselines_only: bool = False, progress: bool = False) -> dict[str, Any]:
     """HR@10, NDCG@10, MRR of popularity, co-occurrence and the sequential model on the store's held-out next
     purchases, each model trained on the rest in this run."""
     numbered, cases, product_ids = held_out_cases(kb)
-    vectors = product_vectors(kb) if use_text else None
-    models = []
-    for name in ("popularity", "co_occurrence", "sequential"):
-        started = time.perf_counter()
-        if name == "popularity":
-            scorer: Any = Popularity(numbered)
-        elif name == "co_occurrence":
-            scorer = CoOccurrence(numbered)
-        else:
-            scorer = train_sequential(numbered, len(product_ids), config, progress=progress, item_vectors=vectors)
-        trained = round(time.perf_counter() - started, 2)
-        models.append({**evaluate(scorer, numbered, cases), "train_seconds": trained})
-    return {"store": kb.name, "shoppers": len(numbered), "cases": len(cases), "products": len(product_ids),
-            "text_init": use_text, "config": asdict(config), "models": models}
+    builders: list[Any] = [Popularity, CoOccurrence]
+    if not baselines_only:
+        vectors = product_vectors(kb) if use_text else None
+        builders.append(lambda data: train_sequential(data, len(product_ids), config, progress=progress,
+                                                      item_vectors=vectors))
+    return {"store": kb.name, "shoppers": len(numbered), "n_users": len(cases), "products": len(product_ids),
+            "text_init": use_text, "models": compare(builders, numbered, cases)}

@@ -40,9 +40,10 @@ def camping_and_running(shoppers: int = 120, seed: int = 3) -> dict[str, list[st
 
 
 def test_the_sequential_model_learns_what_follows_and_names_the_interaction_it_follows(tmp_path: Path) -> None:
-    folder, manifest, trained = train_personal(camping_and_running(), PRODUCTS, tmp_path, "camp", TINY)
+    data = camping_and_running()
+    folder, manifest, trained = train_personal(data, PRODUCTS, tmp_path, "camp", TINY)
     assert trained and manifest["products"] == len(PRODUCTS)
-    ranker = load_personal(folder)
+    ranker = load_personal(folder, data)
     assert ranker.name == "sequential"
     history = [Interaction("shoe", "product_viewed"), Interaction("tent", "purchased")]
     best = ranker.recommend(history, k=2, exclude=["tent", "shoe"])
@@ -64,7 +65,7 @@ def test_training_is_cached_by_fingerprint_and_a_damaged_copy_is_refused(tmp_pat
     weights = folder / "sequential.pt"
     weights.write_bytes(weights.read_bytes()[:-8] + b"damaged!")
     with pytest.raises(RecommenderIntegrityError, match="train recommender --force"):
-        load_personal(folder)
+        load_personal(folder, data)
     repaired, _, trained_over = train_personal(data, PRODUCTS, tmp_path, "camp", quick)
     assert repaired == folder and trained_over
     assert json.loads((folder / "personal.json").read_text())["fingerprint"]
@@ -136,3 +137,20 @@ def test_a_request_for_a_kind_of_product_stays_that_kind_and_is_reranked_by_the_
                                                                             for c in mine.cards)
     cheaper = demo_recommender.recommend("cheaper?", mine.state, history)
     assert all(c.price < min(x.price for x in mine.cards) for c in cheaper.cards)
+
+
+def test_eval_recommend_on_a_store_scores_its_held_out_last_purchases(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from bot.config import DEMO_KB
+
+    out = tmp_path / "store.json"
+    result = CliRunner().invoke(main, ["eval", "recommend", "--kb", str(DEMO_KB), "--baselines-only",
+                                       "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["n_users"] > 1000 and [m["model"] for m in report["models"]] == ["popularity", "co_occurrence"]
+    assert report["models"][1]["hr@10"] > report["models"][0]["hr@10"]
+    mixed = CliRunner().invoke(main, ["eval", "recommend", "--kb", str(DEMO_KB), "--train", str(out)])
+    assert mixed.exit_code == 2 and "--train and --test together, or --kb alone" in mixed.output

@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/shopbot eval dialogues --stories knowledge_base/demo/stories.yml --json benchmarks/results/dialogue/stories.json
 	$(BIN)/python benchmarks/dialogue/bench_engine.py --conversations 200 --json benchmarks/results/dialogue/engine.json
 	$(BIN)/python benchmarks/engines/bench_engines.py --json benchmarks/results/engines/cpu_2core.json
+	$(BIN)/shopbot eval recommend --kb knowledge_base/demo --json benchmarks/results/recommend/demo_store.json
 	$(BIN)/shopbot bench --sessions 64 --turns 4 --json benchmarks/results/bench/bench_64x4.json \
 	    --plot benchmarks/results/bench/latency_64x4.png
 

@@ -188,6 +188,23 @@ def train_nlu_command(ctx: click.Context, kb: Path | None, force: bool) -> None:
                            "oos_threshold": round(metadata["oos_threshold"], 3), **metadata["metrics"]}))
 
 
+def _store_with_history(settings: Settings, purpose: str, required: bool = True) -> Any:
+    """The store's knowledge base when it has a shopping history; without one a `UserError` saying so (None when
+    not `required`); a `UserError` listing the problems of bad data."""
+    from retrieval.loaders import load_knowledge_base
+
+    try:
+        store = load_knowledge_base(settings.kb_dir)
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    if store.history:
+        return store
+    if required:
+        raise UserError(f"{settings.kb_dir}: no shopping history (history.csv with shopper, timestamp, event, "
+                        f"product_id) {purpose}")
+    return None
+
+
 @train_group.command(name="recommender")
 @kb_option
 @click.option("--force", is_flag=True, help="Train even when the data has not changed.")
@@ -196,18 +213,11 @@ def train_recommender_command(ctx: click.Context, kb: Path | None, force: bool,
                               quiet_without_history: bool = False) -> None:
     """Train the personal recommender (a sequential model over what shoppers viewed, carted and bought) on the
     store's history.csv; cached by a fingerprint of the catalog and the history."""
-    from retrieval.loaders import load_knowledge_base
     from retrieval.sequential.store import train_store_recommender
 
     settings = _settings(ctx, kb)
-    try:
-        store = load_knowledge_base(settings.kb_dir)
-    except DataError as exc:
-        raise UserError(str(exc)) from None
-    if not store.history:
-        if not quiet_without_history:
-            raise UserError(f"{settings.kb_dir}: no shopping history (history.csv with shopper, timestamp, event, "
-                            "product_id) to train a recommender on")
+    store = _store_with_history(settings, "to train a recommender on", required=not quiet_without_history)
+    if store is None:
         return
     if sys.stderr.isatty() or force:
         click.echo(f"Training the recommender on {len(store.history)} events ...", err=True)
@@ -372,46 +382,57 @@ def eval_group() -> None:
 
 
 @eval_group.command(name="recommend")
-@click.option("--train", "train_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--train", "train_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help="`user item` lines, each shopper's interactions in time order.")
-@click.option("--test", "test_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--test", "test_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help="`user true_item neg_1 ... neg_n` lines: the true next item ranked among the negatives.")
+@kb_option
 @click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.option("--epochs", type=int, default=None, help="Epochs of the sequential model (default: its config's).")
 @click.option("--baselines-only", is_flag=True, help="Skip the sequential model.")
-def eval_recommend(train_path: Path, test_path: Path, json_out: Path | None, epochs: int | None,
-                   baselines_only: bool) -> None:
+@click.pass_context
+def eval_recommend(ctx: click.Context, train_path: Path | None, test_path: Path | None, kb: Path | None,
+                   json_out: Path | None, epochs: int | None, baselines_only: bool) -> None:
     """Next-item recommendation: HR@10, NDCG@10, MRR, train time and per-shopper scoring time of each model
-    (popularity, item-item co-occurrence, and the sequential model), all in one run."""
+    (popularity, item-item co-occurrence, and the sequential model), all in one run: on `--train T --test E`, or
+    with `--kb DIR` alone on the store's history.csv, each shopper's last purchase held out."""
     import dataclasses
     import platform
 
     from retrieval.sequential.baselines import CoOccurrence, Popularity
     from retrieval.sequential.data import item_count, load_cases, load_sequences
-    from retrieval.sequential.evaluation import evaluate
+    from retrieval.sequential.evaluation import compare
+    from retrieval.sequential.model import SequentialConfig, train_sequential
 
-    try:
-        train, cases = load_sequences(train_path), load_cases(test_path)
-    except DataError as exc:
-        raise UserError(str(exc)) from None
-    builders: list[Any] = [Popularity, CoOccurrence]
-    if not baselines_only:
-        from retrieval.sequential.model import SequentialConfig, train_sequential
+    def configured(config: SequentialConfig) -> SequentialConfig:
+        return config if epochs is None else dataclasses.replace(config, epochs=epochs)
 
-        config = SequentialConfig() if epochs is None else dataclasses.replace(SequentialConfig(), epochs=epochs)
-        n_items = item_count(train, cases)
-        builders.append(lambda data: train_sequential(data, n_items, config, progress=sys.stderr.isatty()))
-    models = []
-    for build in builders:
-        started = time.perf_counter()
-        scorer = build(train)
-        trained = time.perf_counter() - started
-        models.append({**evaluate(scorer, train, cases), "train_seconds": round(trained, 2),
-                       **({"training": scorer.metadata} if hasattr(scorer, "metadata") else {})})
-    for row in models:
+    machine = f"{platform.machine()}, {os.cpu_count()} cpus"
+    if train_path is None and test_path is None:
+        from retrieval.sequential.personal import DEMO_CONFIG
+        from retrieval.sequential.store import evaluate_store
+
+        settings = _settings(ctx, kb)
+        store = _store_with_history(settings, "to hold purchases out of")
+        assert store is not None
+        report = {**evaluate_store(store, configured(DEMO_CONFIG), baselines_only=baselines_only,
+                                   progress=sys.stderr.isatty()), "kb": str(settings.kb_dir), "machine": machine}
+    elif train_path is None or test_path is None or kb is not None:
+        raise UserError("give --train and --test together, or --kb alone")
+    else:
+        try:
+            train, cases = load_sequences(train_path), load_cases(test_path)
+        except DataError as exc:
+            raise UserError(str(exc)) from None
+        builders: list[Any] = [Popularity, CoOccurrence]
+        if not baselines_only:
+            config, n_items = configured(SequentialConfig()), item_count(train, cases)
+            builders.append(lambda data: train_sequential(data, n_items, config, progress=sys.stderr.isatty()))
+        report = {"train": str(train_path), "test": str(test_path), "n_users": len(cases),
+                  "models": compare(builders, train, cases), "machine": machine}
+    for row in report["models"]:
         click.echo(json.dumps({k: row[k] for k in ("model", "hr@10", "ndcg@10", "mrr", "train_seconds", "p50_ms")}))
-    write_report(json_out, {"train": str(train_path), "test": str(test_path), "n_users": len(cases),
-                            "models": models, "machine": f"{platform.machine()}, {os.cpu_count()} cpus"})
+    write_report(json_out, report)
 
 
 @eval_group.command(name="retrieval")

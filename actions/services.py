@@ -34,7 +34,7 @@ from retrieval.recommend import Recommender
 from retrieval.store import DEMO_KB, PROJECT_ROOT
 
 __all__ = ["DEMO_KB", "PROJECT_ROOT", "action_settings", "get_backend", "get_ledger", "get_policy",
-           "get_recommender", "install_store", "ledger_defaults", "open_backend", "open_ledger", "orders_file",
+           "get_recommender", "install_store", "installed_recommender", "ledger_defaults", "open_backend", "open_ledger", "orders_file",
            "set_backend", "set_ledger", "set_policy", "set_recommender", "store_dir"]
 log = logging.getLogger("shopbot.actions")
 _UNSET: Any = object()
@@ -175,6 +175,12 @@ def get_recommender() -> Recommender:
             from retrieval.store import open_recommender
 
             _recommender = open_recommender(action_settings())
+        return _recommender
+
+
+def installed_recommender() -> Recommender | None:
+    """The recommender installed (or opened) so far, without opening one: None when there is none yet."""
+    with _lock:
         return _recommender
 
 

@@ -270,3 +270,16 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@contextmanager
+def own_recommender() -> Iterator[None]:
+    """For a test server built in this process: the actions' recommender it installs is replaced, afterwards, by
+    the one installed before (another server of the process, `live_server` say, keeps using its own)."""
+    from actions.services import installed_recommender, set_recommender
+
+    previous = installed_recommender()
+    try:
+        yield
+    finally:
+        set_recommender(previous)

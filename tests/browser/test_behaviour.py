@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.test_widgets import type_and_send
-from tests.support import app_in_thread, free_port
+from tests.support import app_in_thread, free_port, own_recommender
 
 PRODUCT = "P1001"
 
@@ -18,7 +18,6 @@ PRODUCT = "P1001"
 @pytest.fixture(scope="module")
 def nudging_server(demo_store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The whole app (demo store, no NLU, extractive replies) with `behaviour` opt_in and nudges after 1 s."""
-    from actions.services import set_recommender
     from bot.app import build_bot
     from bot.config import ServerSettings, Settings
     from bot.dialogue.store import ConversationStore
@@ -34,9 +33,8 @@ def nudging_server(demo_store, tmp_path_factory: pytest.TempPathFactory) -> Iter
         store = ConversationStore(folder / "conversations.db")
         return create_app(build_bot(settings, demo_store, Responder(None), None, store), settings)
 
-    with app_in_thread(make_app, port) as url:
+    with own_recommender(), app_in_thread(make_app, port) as url:
         yield url
-    set_recommender(None)
 
 
 def product_url(demo_store) -> str:

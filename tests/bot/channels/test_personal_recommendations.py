@@ -18,7 +18,7 @@ from bot.dialogue.executor import InProcessExecutor
 from bot.dialogue.store import ConversationStore
 from tests.bot.channels.conftest import run
 from tests.bot.channels.test_behaviour import GRANT, WITHDRAW, event, say
-from tests.support import bot_app, running_app
+from tests.support import bot_app, own_recommender, running_app
 
 ASK = "what would you recommend for me?"
 WITH_PURCHASES = "something that goes with what I bought"
@@ -29,7 +29,6 @@ OWNER_EMAIL = "avery_singh86@example.org"   # orders 10445, 10471, 10477 of the 
 def serve(demo_store, demo_parser, tmp_path: Path):
     """`async with serve() as server:` the whole app with the demo NLU; no trained recommender in its cache, so
     personal picks come from co-occurrence over the demo history (deterministic)."""
-    from actions.services import set_recommender
     from bot.app import build_bot
     from bot.responder.responder import Responder
 
@@ -37,13 +36,13 @@ def serve(demo_store, demo_parser, tmp_path: Path):
     async def running() -> AsyncIterator[object]:
         settings = Settings(cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
         store = ConversationStore(tmp_path / "conversations.db")
-        engine = build_bot(settings, demo_store, Responder(None), demo_parser, store, InProcessExecutor()).engine
-        try:
-            async with running_app(bot_app(engine, demo_store, settings)) as server:
-                yield server
-        finally:
-            store.close()
-            set_recommender(None)
+        with own_recommender():
+            engine = build_bot(settings, demo_store, Responder(None), demo_parser, store, InProcessExecutor()).engine
+            try:
+                async with running_app(bot_app(engine, demo_store, settings)) as server:
+                    yield server
+            finally:
+                store.close()
 
     return running
 

@@ -28,13 +28,20 @@ tests/browser/node_modules/.installed: tests/browser/package.json tests/browser/
 	if command -v npm >/dev/null; then cd tests/browser && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 	    --loglevel=error && touch node_modules/.installed; fi
 
+# `make run KB=path/to/store` serves a store made by `shopbot init` (default: the demo store).
+KB ?=
+KB_FLAG := $(if $(KB),--kb $(KB))
+
+# The port answers at once (/health; /ready once loaded): NLU training, embedder tuning and the index run in
+# parallel inside `serve --train`, with progress lines. The agent console needs SHOPBOT_AGENT_TOKEN=<secret>.
 run: setup
-	$(BIN)/shopbot train
-	$(BIN)/shopbot serve
+	@echo "Storefront, agent console and metrics URLs are printed once ready (default http://127.0.0.1:5005/);" \
+	    "the agent console (/agent) needs a token: SHOPBOT_AGENT_TOKEN=<secret> make run"
+	$(BIN)/shopbot serve --train $(KB_FLAG)
 
 chat: setup
-	$(BIN)/shopbot train
-	$(BIN)/shopbot chat
+	$(BIN)/shopbot train $(KB_FLAG)
+	$(BIN)/shopbot chat $(KB_FLAG)
 
 test: setup tests/browser/node_modules/.installed
 	$(BIN)/python -m pytest

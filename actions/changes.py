@@ -9,7 +9,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.orders import items_line
+from actions.orders import items_line, order_money
 from actions.services import get_backend, get_policy
 from actions.store_backend import ADDRESS_CHANGEABLE, CANCELLABLE
 from actions.verification import OrderAction, idempotency_key
@@ -27,10 +27,10 @@ def shipped_note() -> str:
     return f"It has already shipped, so it can't be changed; once it arrives you can return it within {days} days."
 
 
-def refund_note(total: float) -> str:
+def refund_note(order: dict[str, Any]) -> str:
     """Where a cancelled order's money goes, with the bank's timing when the store gave it."""
     bank = get_policy().bank_timing
-    return f"The ${total:.2f} goes back to your original payment method" + (f" (allow {bank})." if bank else ".")
+    return f"The {order_money(order, order['total'])} goes back to your original payment method" + (f" (allow {bank})." if bank else ".")
 
 
 def ask_confirmation(dispatcher: CollectingDispatcher, action: str, question: str) -> list[EventType]:
@@ -63,7 +63,7 @@ class ActionCancelOrder(OrderAction):
         if confirmed:  # the shopper said yes: the back-end decides (a retried call repeats its key: done once)
             outcome = get_backend().cancel_order(number, idempotency_key=idempotency_key(tracker, self.name(), number))
             if outcome.ok:
-                dispatcher.utter_message(text=f"Order {number} is cancelled. {refund_note(order['total'])}")
+                dispatcher.utter_message(text=f"Order {number} is cancelled. {refund_note(order)}")
             elif outcome.reason == "status_cancelled":
                 dispatcher.utter_message(text=f"Order {number} is already cancelled.")
             else:
@@ -76,8 +76,9 @@ class ActionCancelOrder(OrderAction):
             dispatcher.utter_message(text=f"Order {number} can't be cancelled. {shipped_note()}")
             return confirmation_done()
         if confirmed is None:
-            return ask_confirmation(dispatcher, self.name(), f"Cancel order {number} ({items_line(order)}, "
-                                                             f"${order['total']:.2f})? This can't be undone.")
+            total = order_money(order, order["total"])
+            return ask_confirmation(dispatcher, self.name(), f"Cancel order {number} ({items_line(order)}, {total})? "
+                                                             "This can't be undone.")
         dispatcher.utter_message(text=f"OK, order {number} stays as it is.")
         return confirmation_done()
 

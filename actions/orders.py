@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import get_backend, get_policy
 from actions.verification import OrderAction
+from retrieval.money import money
 
 
 class ActionOrderStatus(OrderAction):
@@ -57,10 +58,10 @@ class ActionRefundStatus(OrderAction):
         number, refund = order["id"], order.get("refund") or {}
         opened = get_backend().open_return(number)
         if refund.get("status") == "refunded":
-            text = f"The refund for order {number}, ${refund['amount']:.2f}, was issued on " \
+            text = f"The refund for order {number}, {order_money(order, refund['amount'])}, was issued on " \
                    f"{str(refund.get('refunded_at'))[:10]} to your original payment method."
         elif refund.get("status") == "processing":
-            text = f"The refund for order {number}, ${refund['amount']:.2f}, is being processed." + \
+            text = f"The refund for order {number}, {order_money(order, refund['amount'])}, is being processed." + \
                 refund_timing(" Refunds are issued within {}.")
         elif opened is not None:
             text = f"Return {opened['return_id']} for order {number} is open." + \
@@ -95,6 +96,11 @@ def describe_status(order: dict[str, Any]) -> str:
     if status == "cancelled":
         return f"Order {number} was cancelled on {str(order.get('cancelled_at') or '')[:10]}."
     return f"Order {number} is {status}."
+
+
+def order_money(order: dict[str, Any], amount: float) -> str:
+    """An amount of this order's money in its currency ("$129.00", "€129.00")."""
+    return money(amount, order.get("currency") or "USD")
 
 
 def summary(order: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.services import get_backend, get_recommender
 from actions.verification import normalise_email
 from retrieval.loaders.history import EVENTS
+from retrieval.money import money
 from retrieval.sequential.personal import Interaction
 
 MAX_INTERACTIONS = 50  # the most recent ones a personal list is drawn from
@@ -65,6 +66,15 @@ class ActionRecommendProducts(Action):
                 SlotSet("product", recommendation.cards[0].id if len(recommendation.cards) == 1 else None)]
 
 
+def asked_product(tracker: Tracker, recommender: Any) -> Any:
+    """The product the message names (its `product` entity), else the conversation's `product` slot; None."""
+    named = next(tracker.get_latest_entity_values("product"), None)
+    product = recommender.search.resolve(str(named)) if named else None
+    if product is None and tracker.get_slot("product"):
+        product = recommender.search.kb.product(str(tracker.get_slot("product")))
+    return product
+
+
 class ActionProductDetails(Action):
     """Price, stock, rating and colours of the product the shopper names, or of the last one shown."""
 
@@ -74,10 +84,7 @@ class ActionProductDetails(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         recommender = get_recommender()
-        named = next(tracker.get_latest_entity_values("product"), None)
-        product = recommender.search.resolve(str(named)) if named else None
-        if product is None and tracker.get_slot("product"):
-            product = recommender.search.kb.product(str(tracker.get_slot("product")))
+        product = asked_product(tracker, recommender)
         if product is None:
             shown = (tracker.get_slot("product_state") or {}).get("shown") or []
             if len(shown) > 1:
@@ -90,9 +97,10 @@ class ActionProductDetails(Action):
             return []
         if product.in_stock or product.out_of_stock:
             stock = "in stock" if product.in_stock else "out of stock at the moment"
-            facts = [f"The {product.title} costs ${product.price:.2f} and is {stock}."]
+            facts = [f"The {product.title} costs {money(product.price, product.currency)} and is {stock}."]
         else:  # the catalog gives no stock for it: unknown, not "in stock"
-            facts = [f"The {product.title} costs ${product.price:.2f}. I don't have stock information for it."]
+            facts = [f"The {product.title} costs {money(product.price, product.currency)}. "
+                     "I don't have stock information for it."]
         if product.rating is not None:
             facts.append(f"It is rated {product.rating:g}/5.")
         if product.colors:

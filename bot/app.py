@@ -19,8 +19,11 @@ from bot.privacy.redaction import TranscriptRedactor
 from bot.responder.answerer import Answerer
 from bot.responder.grounding import lowercase_words, store_fact_lines
 from bot.responder.lm import DEFAULT_LM
+from bot.responder.review_summary import ReviewSummarizer
 from bot.responder.responder import Responder
 from bot.responder.training import latest_adapter
+from bot.review_insights import StoreReviews, review_folder
+from bot.source_titles import SourceTitles
 from retrieval.device import resolve_device
 from retrieval.loaders import KnowledgeBase
 
@@ -96,19 +99,23 @@ class StoreBot:
     knowledge: StoreKnowledge
     responder: Responder
     parser: NluParser | None
+    reviews: StoreReviews | None = None   # review insights (scored on first use, or by `warm_up`)
 
 
 def build_bot(settings: Settings, knowledge: StoreKnowledge, responder: Responder, parser: NluParser | None,
               store: ConversationStore | None = None, executor: ActionRunner | None = None) -> StoreBot:
     """The engine for a loaded store. In-process actions share its recommender (no second index)."""
+    from actions.reviews import set_review_service
     from actions.services import get_backend, install_store, ledger_defaults, orders_file, set_recommender
 
     intents = sorted(parser.intents) if parser is not None else None
     domain = load_store_domain(settings, intents)
     recommender = store_recommender(knowledge, settings)  # as an action server opens it (`retrieval.store`)
     executor = executor or action_runner(settings)
+    reviews = StoreReviews(knowledge.kb, review_folder(settings, knowledge.kb), parser)
     if isinstance(executor, InProcessExecutor):
         set_recommender(recommender)
+        set_review_service(reviews.insights, ReviewSummarizer(responder, knowledge.kb.name).summarize)
         ledger_defaults(settings.data_dir, settings.dialogue.redis_url, settings.guard.database)
         # another store: its orders and policy, never the demo's; the demo: unless a back-end is installed already
         install_store(settings.kb_dir, settings, replace=settings.kb_dir.resolve() != DEMO_KB.resolve())
@@ -125,7 +132,9 @@ def build_bot(settings: Settings, knowledge: StoreKnowledge, responder: Responde
                             settings.dialogue.max_fallbacks, settings.privacy)
     engine = Engine(domain, store or conversation_store(settings), executor, parser, answerer, recommender,
                     conversation_locks(settings), options, store_name=knowledge.kb.name)
-    bot = StoreBot(engine, knowledge, responder, parser)
+    engine.review_notes = reviews.note_for   # a product answer a review disputes says so
+    engine.source_titles = SourceTitles(knowledge.kb)   # "Returns: How do I start a return?", not "faq:..."
+    bot = StoreBot(engine, knowledge, responder, parser, reviews)
     batch_models(bot, settings.batching)
     return bot
 
@@ -147,3 +156,5 @@ def warm_up(bot: StoreBot) -> None:
     bot.knowledge.index.search("where is my order", k=1)
     if bot.parser is not None:
         bot.parser.parse("where is my order")
+    if bot.reviews is not None and bot.knowledge.kb.reviews:
+        bot.reviews.insights()   # reviews scored by the sentiment head once per version, loaded from the cache after

@@ -1,11 +1,10 @@
-"""`shopbot`: the command line (chat, index, search, products, validate, eval)."""
+"""`shopbot`: the command line (init, chat, index, search, products, validate, eval)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -41,10 +40,12 @@ def _open(settings: Settings):
     try:
         started = time.perf_counter()
         click.echo(f"Loading store from {settings.kb_dir} ...", err=True)
-        store = open_store(settings, progress=sys.stderr.isatty())
+        store = open_store(settings, progress=True)  # a bar on a terminal, plain lines otherwise
     except DataError as exc:
         raise UserError(str(exc)) from None
     verb = "built" if store.index_built else "loaded"
+    if store.kb.load_report.skipped or store.kb.load_report.notes:
+        click.echo(store.kb.load_report.describe(), err=True)
     click.echo(f"{store.kb.name}: {len(store.kb.products)} products, {len(store.kb.faq)} FAQ entries, "
                f"{len(store.kb.policies)} policy sections; index {verb} in {time.perf_counter() - started:.1f}s "
                f"({index_folder(settings, store.kb)})", err=True)
@@ -54,6 +55,12 @@ def _open(settings: Settings):
 SHUTDOWN_GRACE_S = 3.0  # after the drain: how long aiohttp waits for a handler before and after cancelling it
 kb_option = click.option("--kb", type=click.Path(path_type=Path, file_okay=False), default=None,
                          help="Knowledge-base folder (default: the demo store).")
+skip_option = click.option("--skip-bad-rows", is_flag=True, default=False,
+                           help="Load the good catalog and FAQ rows and list each bad one (file, line, field).")
+
+
+def _skipping(settings: Settings, skip_bad_rows: bool) -> Settings:
+    return settings.model_copy(update={"skip_bad_rows": True}) if skip_bad_rows else settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,29 +132,46 @@ def _load_bot(settings: Settings, need_nlu: bool, conversations: Any = None) -> 
 @kb_option
 @click.option("--host", help="Address to listen on (default 127.0.0.1; 0.0.0.0 for every interface).")
 @click.option("--port", type=int, help="Port (default 5005).")
+@skip_option
+@click.option("--train", is_flag=True, help="Train the NLU (and the recommender) first when their data changed, "
+              "as `shopbot train` does, while the port already answers (what `make run` does).")
 @click.pass_context
-def serve(ctx: click.Context, kb: Path | None, host: str | None, port: int | None) -> None:
-    """Serve the bot: /ws, Rasa REST, /health, /ready, /metrics."""
+def serve(ctx: click.Context, kb: Path | None, host: str | None, port: int | None, skip_bad_rows: bool,
+          train: bool) -> None:
+    """Serve the bot: /ws, Rasa REST, /health, /ready, /metrics. The port answers at once: /health 200, /ready 503
+    with what is still loading (NLU, embedder, index, LM: in parallel), the chat a `starting` error until ready."""
     from bot import logs
-    from bot.app import warm_up
-    from bot.server import check_settings, create_app, run
+    from bot.server import check_settings
+    from bot.serving import run_starting, urls_banner
+    from bot.startup import Startup
 
-    settings = _settings(ctx, kb)
+    settings = _skipping(_settings(ctx, kb), skip_bad_rows)
     options = settings.server.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
     settings = settings.model_copy(update={"server": options})
     try:
         check_settings(settings)  # a messenger token without its secret: refuse before loading the models
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    started = time.perf_counter()
-    bot = _load_bot(settings, need_nlu=False)
-    warm_up(bot)
-    logs.configure()
-    click.echo(f"Ready in {time.perf_counter() - started:.1f}s: http://{options.host}:{options.port}/ "
-               f"(websocket /ws, REST /webhooks/rest/webhook)", err=True)
+    startup = Startup(settings, train=train, config_file=ctx.obj.get("config"),
+                      echo=lambda line: click.echo(line, err=True))
+    click.echo(f"Starting {settings.kb_dir} on http://{options.host}:{options.port}/ (/health answers now, /ready "
+               f"once the models are loaded) ...", err=True)
+
+    def ready() -> None:
+        logs.configure()
+        click.echo(f"Ready in {startup.report()['elapsed_s']:.1f}s.\n{urls_banner(settings)}", err=True)
+
     # SIGTERM: stop listening, give the turns in flight `server.shutdown_timeout_s` to finish and be delivered,
     # close the sockets, exit; aiohttp then only has to cancel what is left, within a short grace.
-    if not run(create_app(bot, settings), options.host, options.port, SHUTDOWN_GRACE_S):
+    stopped_cleanly = run_starting(startup, settings, options.host, options.port, SHUTDOWN_GRACE_S, on_ready=ready)
+    if startup.failure and not startup.busy():
+        raise UserError(startup.failure)
+    if startup.failure or not startup.ready:   # failed, or stopped while starting, with steps still running
+        if startup.failure:
+            click.echo(f"Error: {startup.failure}", err=True)
+        logging.shutdown()
+        os._exit(UserError.exit_code if startup.failure else 0)  # not waiting for an index build in a thread
+    if not stopped_cleanly:
         click.echo("Stopped with turns still running; exiting now.", err=True)
         logging.shutdown()
         os._exit(1)  # a turn outlived the timeout (an LM reply in a worker thread): do not wait for it
@@ -177,8 +201,7 @@ def train_nlu_command(ctx: click.Context, kb: Path | None, force: bool) -> None:
     settings = _settings(ctx, kb)
     try:
         store = load_knowledge_base(settings.kb_dir)
-        folder, metadata, trained = train_store_nlu(store, settings.cache_dir, force=force,
-                                                    progress=sys.stderr.isatty())
+        folder, metadata, trained = train_store_nlu(store, settings.cache_dir, force=force, progress=True)
     except DataError as exc:
         raise UserError(str(exc)) from None
     state = f"trained in {metadata['train_seconds']} s" if trained else "up to date (data unchanged)"
@@ -219,9 +242,8 @@ def train_recommender_command(ctx: click.Context, kb: Path | None, force: bool,
     store = _store_with_history(settings, "to train a recommender on", required=not quiet_without_history)
     if store is None:
         return
-    if sys.stderr.isatty() or force:
-        click.echo(f"Training the recommender on {len(store.history)} events ...", err=True)
-    trained = train_store_recommender(store, settings.cache_dir, force=force, progress=sys.stderr.isatty())
+    click.echo(f"Recommender for {len(store.history)} history events ...", err=True)
+    trained = train_store_recommender(store, settings.cache_dir, force=force, progress=True)
     assert trained is not None
     folder, manifest, fresh = trained
     state = f"trained in {manifest['train_seconds']} s" if fresh else "up to date (data unchanged)"
@@ -259,25 +281,54 @@ def train_responder_command(ctx: click.Context, kb: Path | None, steps: int | No
         click.echo(f"Responder adapter up to date: {folder}")
         return
     click.echo(f"Training the responder on {len(examples)} examples, {config.steps} steps on {lm.device} ...", err=True)
-    metadata = train_responder(lm, examples, folder, config, progress=sys.stderr.isatty(),
+    metadata = train_responder(lm, examples, folder, config, progress=True,
                                prompt_tokens=settings.responder.prompt_tokens)
     click.echo(f"Responder adapter trained in {metadata['train_seconds']} s: {folder}")
     click.echo(json.dumps({k: metadata[k] for k in ("examples", "first_loss", "last_loss", "device")}))
 
 
 @main.command()
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--catalog", "catalog", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="The catalog export (.csv, .json, .jsonl): Shopify, WooCommerce or any product list.")
+@click.option("--faq", "faq", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="The FAQ (.csv, .yml, .json) with question and answer columns.")
+@click.option("--policies", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="A folder of policy pages (.md, .txt).")
+@click.option("--preset", type=click.Choice(["auto", "shopify", "woocommerce"]), default="auto", show_default=True,
+              help="The catalog's platform (auto: detected from the headers, else columns matched by name).")
+@click.option("--name", help="The store's name (default: from the folder's name).")
+@click.option("--link", is_flag=True, help="Link the files into the folder instead of copying them.")
+@click.option("--force", is_flag=True, help="Replace a store already in the folder.")
+@skip_option
+def init(folder: Path, catalog: Path, faq: Path, policies: Path | None, preset: str, name: str | None, link: bool,
+         force: bool, skip_bad_rows: bool) -> None:
+    """Make a store folder from a catalog export and an FAQ: store.yml with the detected columns, validated."""
+    from bot.scaffold import ScaffoldError, describe, init_store
+
+    try:
+        result = init_store(folder, catalog, faq, policies, preset, name, link, skip_bad_rows, force)
+    except (ScaffoldError, DataError) as exc:
+        raise UserError(str(exc)) from None
+    click.echo(describe(result))
+    if not result.ok:
+        raise SystemExit(UserError.exit_code)
+
+
+@main.command()
 @kb_option
+@skip_option
 @click.pass_context
-def validate(ctx: click.Context, kb: Path | None) -> None:
+def validate(ctx: click.Context, kb: Path | None, skip_bad_rows: bool) -> None:
     """Check a knowledge base's files (and its orders.json) and report every problem (file, line, field)."""
     from actions.order_records import read_orders
     from actions.services import orders_file
     from retrieval.loaders import load_knowledge_base
 
-    settings = _settings(ctx, kb)
+    settings = _skipping(_settings(ctx, kb), skip_bad_rows)
     issues = []
     try:
-        store = load_knowledge_base(settings.kb_dir)
+        store = load_knowledge_base(settings.kb_dir, skip_bad_rows=settings.skip_bad_rows or None)
     except DataError as exc:
         issues += exc.issues
     orders_path = orders_file(settings.kb_dir, settings)
@@ -288,6 +339,8 @@ def validate(ctx: click.Context, kb: Path | None) -> None:
                f"{len(store.faq)} FAQ entries, {len(store.policies)} policy sections"
                + (f", {len(store.history)} history events" if store.history else "")
                + (f", {len(orders)} orders" if orders_path is not None else ", no orders (no order look-ups)"))
+    if store.load_report.skipped or store.load_report.notes:
+        click.echo(store.load_report.describe())
 
 
 @main.command()
@@ -325,18 +378,20 @@ def bench(sessions: int, turns: int, think: float, alone_turns: int, responder: 
 @main.command()
 @kb_option
 @click.option("--rebuild", is_flag=True, help="Rebuild even when the data has not changed.")
+@skip_option
 @click.pass_context
-def index(ctx: click.Context, kb: Path | None, rebuild: bool) -> None:
+def index(ctx: click.Context, kb: Path | None, rebuild: bool, skip_bad_rows: bool) -> None:
     """Build (or verify) the store's search index."""
     from bot.knowledge import index_folder
     from retrieval.loaders import load_knowledge_base
 
-    settings = _settings(ctx, kb)
+    settings = _skipping(_settings(ctx, kb), skip_bad_rows)
     if rebuild:
         import shutil
 
         try:
-            shutil.rmtree(index_folder(settings, load_knowledge_base(settings.kb_dir)), ignore_errors=True)
+            kb_data = load_knowledge_base(settings.kb_dir, skip_bad_rows=settings.skip_bad_rows or None)
+            shutil.rmtree(index_folder(settings, kb_data), ignore_errors=True)
         except DataError as exc:
             raise UserError(str(exc)) from None
     store = _open(settings)
@@ -416,7 +471,7 @@ def eval_recommend(ctx: click.Context, train_path: Path | None, test_path: Path 
         store = _store_with_history(settings, "to hold purchases out of")
         assert store is not None
         report = {**evaluate_store(store, configured(DEMO_CONFIG), baselines_only=baselines_only,
-                                   progress=sys.stderr.isatty()), "kb": str(settings.kb_dir), "machine": machine}
+                                   progress=True), "kb": str(settings.kb_dir), "machine": machine}
     elif train_path is None or test_path is None or kb is not None:
         raise UserError("give --train and --test together, or --kb alone")
     else:
@@ -427,7 +482,7 @@ def eval_recommend(ctx: click.Context, train_path: Path | None, test_path: Path 
         builders: list[Any] = [Popularity, CoOccurrence]
         if not baselines_only:
             config, n_items = configured(SequentialConfig()), item_count(train, cases)
-            builders.append(lambda data: train_sequential(data, n_items, config, progress=sys.stderr.isatty()))
+            builders.append(lambda data: train_sequential(data, n_items, config, progress=True))
         report = {"train": str(train_path), "test": str(test_path), "n_users": len(cases),
                   "models": compare(builders, train, cases), "machine": machine}
     for row in report["models"]:
@@ -458,12 +513,16 @@ def eval_retrieval(ctx: click.Context, faq_path: Path, queries_path: Path, json_
     except DataError as exc:
         raise UserError(str(exc)) from None
     started = time.perf_counter()
-    embedder = make_embedder(settings, faq, progress=sys.stderr.isatty())
+    from retrieval.store import base_embedder, store_faq
+
+    base = base_embedder(settings)
+    faq = store_faq(settings, faq, base, progress=True)  # generated questions when the FAQ has too few alternates
+    embedder = make_embedder(settings, faq, progress=True, base=base)
     tuning_seconds = time.perf_counter() - started
     embedder.warm_up()
     started = time.perf_counter()
     index = KnowledgeIndex.build([faq_passage(e) for e in faq], embedder, settings.retrieval.to_config(),
-                                 progress=sys.stderr.isatty())
+                                 progress=True)
     build_seconds = time.perf_counter() - started
     report: dict[str, Any] = evaluate_faq_retrieval(index, queries)
     report.update({"faq": str(faq_path), "queries": str(queries_path), "n_faq": len(faq),
@@ -497,8 +556,6 @@ def eval_answers(ctx: click.Context, faq_path: Path, queries_path: Path, json_ou
     from bot.app import load_responder
     from bot.config import make_embedder
     from bot.responder.answerer import Answerer
-    from tqdm.auto import tqdm
-
     from bot.responder.evaluation import evaluate_answers
     from retrieval.documents import faq_passage
     from retrieval.evaluation import load_queries
@@ -511,7 +568,7 @@ def eval_answers(ctx: click.Context, faq_path: Path, queries_path: Path, json_ou
         queries = load_queries(queries_path, {e.id for e in faq})[:limit]
     except DataError as exc:
         raise UserError(str(exc)) from None
-    embedder = make_embedder(settings, faq, progress=sys.stderr.isatty())
+    embedder = make_embedder(settings, faq, progress=True)
     index = KnowledgeIndex.build([faq_passage(e) for e in faq], embedder, settings.retrieval.to_config())
     kb = KnowledgeBase(root=faq_path.parent, name=faq_path.stem, faq=faq)
     try:
@@ -519,7 +576,9 @@ def eval_answers(ctx: click.Context, faq_path: Path, queries_path: Path, json_ou
     except RuntimeError as exc:
         raise UserError(str(exc)) from None
     answerer = Answerer(index, responder, "the store", settings.responder.k_sources, settings.answer_min_similarity)
-    with tqdm(total=len(queries), desc="Answering", unit="query", disable=not sys.stderr.isatty()) as bar:
+    from retrieval.progress import progress_bar
+
+    with progress_bar(total=len(queries), desc="Answering", unit="query", show=True) as bar:
         report = asyncio.run(evaluate_answers(answerer, queries, faq, replies_out, progress=bar))
     report.update({"faq": str(faq_path), "queries": str(queries_path), "mode": responder.mode,
                    "model": responder.generator.model if responder.generator is not None else None,
@@ -597,7 +656,7 @@ def eval_intent(train_path: Path, test_path: Path, oos_label: str, epochs: int |
     config = TrainConfig(oos_label=oos_label)
     if epochs is not None:
         config = replace(config, epochs=epochs)
-    report = evaluate_intent(train, test, oos_label, config, report_dir, progress=sys.stderr.isatty())
+    report = evaluate_intent(train, test, oos_label, config, report_dir, progress=True)
     report.update({"train": str(train_path), "test": str(test_path), "epochs": config.epochs})
     click.echo(json.dumps(report))
     write_report(json_out, report)
@@ -636,7 +695,7 @@ def eval_sentiment(ctx: click.Context, kb: Path | None, test_path: Path, train_p
             from bot.nlu.data import Example
 
             placeholder = [Example("hello", "greet"), Example("bye", "goodbye")] * 5  # the intent head needs labels
-            train_nlu(placeholder, train, packaged_minilm_path(), Path(scratch), progress=sys.stderr.isatty())
+            train_nlu(placeholder, train, packaged_minilm_path(), Path(scratch), progress=True)
             folder = Path(scratch)
         else:
             folder = latest_model(store, settings.cache_dir)
@@ -648,9 +707,13 @@ def eval_sentiment(ctx: click.Context, kb: Path | None, test_path: Path, train_p
     write_report(json_out, report)
 
 
+from bot.analytics.cli import report_command  # noqa: E402
 from bot.privacy.cli import privacy_group  # noqa: E402
+from bot.writing.cli import write_group  # noqa: E402
 
 main.add_command(privacy_group)
+main.add_command(write_group)
+main.add_command(report_command)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,9 @@ class ServerSettings(SharedServerSettings):
                                       shown="empty (no token)"))
     agent_token: str = Field("", **doc("the `/agent` console's token", env="SHOPBOT_AGENT_TOKEN",
                                        shown="empty (agent console off)"))
+    admin_token: str = Field("", repr=False, **doc(
+        "the `/admin` analytics page's token (at least 16 characters; sent as `Authorization: Bearer`)",
+        env="SHOPBOT_ADMIN_TOKEN", shown="empty (analytics page off)"))
     cors_origins: list[str] = Field(default_factory=list, **doc(
         "browser origins allowed besides the server's own (a JSON list in the environment)",
         shown="`[]` (same origin only)"))
@@ -152,6 +155,13 @@ class ServerSettings(SharedServerSettings):
     def _long_session_key(cls, value: str) -> str:
         if value and len(value) < 32:
             raise ValueError("session_key must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_admin_token(cls, value: str) -> str:
+        if value and len(value) < 16:
+            raise ValueError("admin_token must be at least 16 characters (e.g. `openssl rand -hex 16`)")
         return value
 
 

@@ -41,6 +41,7 @@ from bot.dialogue.understanding import Understander
 from bot.interfaces import (ActionRunner, Answerer, ConversationLocks, ConversationStore, DomainDict, Evidence,
                             Parser, Recommender, TrackerState, Understanding)
 from bot.messages import Inbound, Outbound
+from bot.responder.product_answer import product_answer
 from bot.responder.prompt import product_source
 
 log = logging.getLogger("shopbot.engine")
@@ -92,6 +93,10 @@ class Engine:
         self.forms = FormRunner(domain, executor, self.render, self._action, self._actions_down)
         self._domain_dict = cast(DomainDict, domain.as_rasa_dict())
         self.listeners: list[Callable[[str, Outbound], Any]] = []   # agent consoles: shopper messages while paused
+        # the product page's claims its reviews dispute, for a product answer (product, question and reply -> note)
+        self.review_notes: Callable[[Any, str], str | None] | None = None
+        # readable titles for the source ids an answer cites (`bot.source_titles`); None: ids only
+        self.source_titles: Callable[[list[str]], list[str]] | None = None
         self.draining = False            # shutting down: new turns are refused (`unavailable`), those running end
         self._in_flight = 0
         self._idle: list[asyncio.Future[None]] = []
@@ -359,16 +364,25 @@ class Engine:
         assert self.answerer is not None and evidence is not None
         extra = [product_source(u.named_product)] if u.named_product is not None else []
         history = tracker.history(self.answerer.history_messages, before_latest=True)
-        stream = self.answerer.answer(u.text, history, extra, list(evidence.hits))
+        readable = product_answer(u.text, u.named_product) if u.named_product is not None else None
+        stream = self.answerer.answer(u.text, history, extra, list(evidence.hits), fallback=readable)
         yield Outbound("typing")
         async for chunk in stream:
             yield Outbound("chunk", chunk)
         reply = stream.reply
         final = reply.text if reply is not None else ""
         sources = list(reply.sources) if reply is not None else []
+        note = self.review_notes(u.named_product, f"{u.text}\n{final}") \
+            if self.review_notes is not None and u.named_product is not None and final else None
+        if note:  # "The page says waterproof; 4 of 23 reviewers report leaks."
+            yield Outbound("chunk", note)
+            final = f"{final} {note}"
+            sources.append(f"reviews:{u.named_product.id}")
         tracker.update(ActionExecuted("action_answer"))
         tracker.update(BotUttered(final, data={"sources": sources}))
-        yield Outbound("message", final, sources=sources, data={"fallback": bool(reply and not reply.sources)})
+        titles = self.source_titles(sources) if self.source_titles is not None else []
+        yield Outbound("message", final, sources=sources, source_titles=titles,
+                       data={"fallback": bool(reply and not reply.sources)})
 
     # -- actions --------------------------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ class Outbound:
     sources: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     code: str = ""
+    source_titles: list[str] = field(default_factory=list)   # what shoppers see for `sources`, in the same order
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in ("", [], {})} | {"type": self.type}

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from rasa_sdk.events import BotUttered
 
 from bot.messages import Outbound
+from retrieval.money import money
 
 NUDGE = "nudge"
 PAYLOAD = re.compile(r"^/nudge(\{.*)?$", re.DOTALL)
@@ -68,12 +69,6 @@ def trigger(event: Mapping[str, Any], after_seconds: float) -> Trigger | None:
     return TRIGGERS.get(str(event.get("name")))
 
 
-def money(amount: float, currency: str) -> str:
-    """`$75` or `$75.50` in US dollars, else `75.50 EUR`."""
-    shown = f"{amount:.0f}" if float(amount).is_integer() else f"{amount:.2f}"
-    return f"${shown}" if currency.upper() == "USD" else f"{shown} {currency.upper()}"
-
-
 def shipping_fact(facts: Mapping[str, Any]) -> str:
     """The store's free-shipping threshold (`shipping.free_shipping_threshold` in `store.yml`) as a sentence, or
     "" when the store states none."""
@@ -81,7 +76,8 @@ def shipping_fact(facts: Mapping[str, Any]) -> str:
     threshold = shipping.get("free_shipping_threshold") if isinstance(shipping, Mapping) else None
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold <= 0:
         return ""
-    return f"Standard shipping is free on orders of {money(threshold, str(facts.get('currency') or 'USD'))} or more."
+    amount = money(threshold, str(facts.get("currency") or "USD"), whole=True)
+    return f"Standard shipping is free on orders of {amount} or more."
 
 
 def nudge_text(title: str, facts: Mapping[str, Any], why: Trigger) -> str:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot import metrics
+from bot.analytics.admin import AdminPages
+from bot.analytics.feedback import FeedbackIntake
 from bot.app import StoreBot
 from bot.channels.agent import AgentConsole
 from bot.channels.behaviour import BehaviourIntake
@@ -105,8 +107,9 @@ def create_app(bot: StoreBot, settings: Settings) -> web.Application:
     sessions = SessionIds.load(settings.server.session_key, settings.data_dir)   # /ws and socket.io session ids
     slots = ConnectionSlots(settings.server.max_connections, settings.server.max_connections_per_ip)  # both channels
     behaviour = BehaviourIntake(bot.engine, guard, settings.privacy, settings.nudges, bot.knowledge.kb)
-    websockets = WebsocketChannel(bot.engine, guard, sessions, slots, behaviour)
-    rest = RestChannel(bot.engine, guard, behaviour)
+    feedback = FeedbackIntake(bot.engine, guard)   # the thumbs up/down at a chat's end (CSAT)
+    websockets = WebsocketChannel(bot.engine, guard, sessions, slots, behaviour, feedback)
+    rest = RestChannel(bot.engine, guard, behaviour, feedback)
     app[BOT] = bot
     app[WEBSOCKETS] = websockets
     app.router.add_get("/ws", websockets.handle)
@@ -115,6 +118,7 @@ def create_app(bot: StoreBot, settings: Settings) -> web.Application:
     socket_io.attach(app)
     app.router.add_post("/webhooks/rest/webhook", rest.handle)
     app.router.add_post("/webhooks/rest/event", rest.handle_event)   # storefront behaviour events
+    app.router.add_post("/webhooks/rest/feedback", rest.handle_feedback)   # a chat's rating
     app.router.add_get("/widget/config", behaviour.widget_config)
     telegram = TelegramChannel(bot.engine, guard, settings.server)
     whatsapp = WhatsAppChannel(bot.engine, guard, settings.server)
@@ -128,6 +132,7 @@ def create_app(bot: StoreBot, settings: Settings) -> web.Application:
     app.on_cleanup.append(lambda _: stop_socketio_manager(socket_io.sio.manager))
     AgentConsole(bot.engine, settings.server.agent_token, fanout).add_routes(app)
     pages.add_routes(app, bot.knowledge.kb, settings.server.auth_token)
+    AdminPages(bot.engine, bot.knowledge.index, settings.server.admin_token).add_routes(app)  # owner analytics
     return_labels.add_routes(app, bot.knowledge.kb, settings.server.public_url)  # GET /returns/labels/...pdf
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from retrieval.device import resolve_device
+from retrieval.progress import progress_bar
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -114,7 +114,7 @@ class Embedder:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths share a batch
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for batch in tqdm(batches, desc="Embedding", unit="batch", disable=not show_progress):
+        for batch in progress_bar(batches, desc="Embedding", unit="batch", show=show_progress):
             out[batch] = self._forward([texts[i] for i in batch])
         return out
 

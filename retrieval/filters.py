@@ -15,6 +15,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from retrieval.documents import Product
+from retrieval.money import money
 
 COLOR_SYNONYMS = {"gray": "grey", "charcoal": "grey", "silver": "grey", "beige": "tan", "khaki": "tan",
                   "maroon": "red", "burgundy": "red", "turquoise": "teal", "violet": "purple", "lime": "green",
@@ -22,9 +23,16 @@ COLOR_SYNONYMS = {"gray": "grey", "charcoal": "grey", "silver": "grey", "beige":
 SIZE_WORDS = {"extra small": "XS", "x-small": "XS", "xs": "XS", "small": "S", "medium": "M", "large": "L",
               "extra large": "XL", "x-large": "XL", "xl": "XL", "xxl": "XXL", "2xl": "XXL", "xx-large": "XXL",
               "s": "S", "m": "M", "l": "L"}
-_MONEY = r"\$?\s*(\d{1,6}(?:[.,]\d{1,2})?)\s*(?:\$|usd|dollars?|bucks)?"
-_RANGE = re.compile(r"\b(?:between|from)?\s*\$\s*(\d{1,6}(?:\.\d{1,2})?)\s*(?:-|–|to|and)\s*\$?\s*(\d{1,6}(?:\.\d{1,2})?)"
-                    r"|\b(?:between|from)\s+(\d{1,6}(?:\.\d{1,2})?)\s*(?:-|–|to|and)\s*\$?\s*(\d{1,6}(?:\.\d{1,2})?)", re.I)
+_CURRENCY = r"[$€£]"   # a price in another currency is read as the store's (the reply names the store's currency)
+_MONEY = (r"(?:" + _CURRENCY + r"|\b(?:usd|eur|gbp)\b)?\s*(\d{1,6}(?:[.,]\d{1,2})?)\s*"
+          r"(?:" + _CURRENCY + r"|usd|euros?|eur|gbp|pounds?|dollars?|bucks)?")
+_RANGE = re.compile(r"\b(?:between|from)?\s*[$€£]\s*(\d{1,6}(?:\.\d{1,2})?)\s*(?:-|–|to|and)\s*[$€£]?\s*"
+                    r"(\d{1,6}(?:\.\d{1,2})?)"
+                    r"|\b(?:between|from)\s+(\d{1,6}(?:\.\d{1,2})?)\s*(?:-|–|to|and)\s*[$€£]?\s*(\d{1,6}(?:\.\d{1,2})?)",
+                    re.I)
+# full-width forms ("＄１００", "＜") as their ASCII characters, one for one, so spans stay those of the text
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0xFFE5: ord("¥"),
+                                                                         0xFFE1: ord("£")}
 _MAX = re.compile(r"\b(?:under|below|less than|cheaper than|max(?:imum)?|up to|at most|no more than|within|"
                   r"not more than|budget(?: of| is)?)\s*" + _MONEY + r"|<=?\s*" + _MONEY +
                   r"|" + _MONEY + r"\s*(?:or|and) (?:less|under|below|cheaper)\b", re.I)
@@ -84,15 +92,17 @@ class ProductFilters:
                 "brands": self.brands, "categories": self.categories, "in_stock": self.in_stock,
                 "gender": self.gender, "exclude_ids": self.exclude_ids}
 
-    def describe(self) -> str:
-        """Human words for the filter, e.g. `"under $80, blue, in stock"`."""
+    def describe(self, currency: str = "USD") -> str:
+        """Human words for the filter, e.g. `"under $80, blue, in stock"`, prices in `currency` ("under €80")."""
         parts = []
-        if self.min_price is not None and self.max_price is not None:
-            parts.append(f"${self.min_price:g}-${self.max_price:g}")
-        elif self.max_price is not None:
-            parts.append(f"under ${self.max_price:g}")
-        elif self.min_price is not None:
-            parts.append(f"over ${self.min_price:g}")
+        low = None if self.min_price is None else money(self.min_price, currency, whole=True)
+        high = None if self.max_price is None else money(self.max_price, currency, whole=True)
+        if low is not None and high is not None:
+            parts.append(f"{low}-{high}")
+        elif high is not None:
+            parts.append(f"under {high}")
+        elif low is not None:
+            parts.append(f"over {low}")
         parts += list(self.brands) + list(self.categories) + list(self.colors)
         parts += [f"size {s}" for s in self.sizes]
         if self.gender:
@@ -112,7 +122,9 @@ class PriceRange:
 
 
 def find_price_range(text: str) -> PriceRange | None:
-    """"between $50 and $100", "under 80 dollars", "over $150", "around $60" (+-20%), or None."""
+    """"between $50 and $100", "under 80 dollars", "over $150", "around $60" (+-20%), or None. Full-width
+    characters ("under ＄１００") read as their ASCII forms; "€" and "£" as the store's currency."""
+    text = text.translate(_FULL_WIDTH)
     if (match := _RANGE.search(text)):
         low, high = [float(g.replace(",", ".")) for g in match.groups() if g is not None]
         return PriceRange(min(low, high), max(low, high), (match.span(),))
@@ -172,7 +184,7 @@ def parse_product_query(text: str, vocab: CatalogVocabulary) -> tuple[ProductFil
 
     Returns the filters and the text with the filter phrases removed (what is left to rank by meaning).
     """
-    rest = " " + text + " "
+    rest = " " + text.translate(_FULL_WIDTH) + " "
     values: dict[str, Any] = {}
 
     def take(match: re.Match[str]) -> None:

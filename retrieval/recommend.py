@@ -23,9 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.compare import MAX_COMPARED, THEM, asks_to_compare, compare, named_products
 from retrieval.documents import Product
 from retrieval.filters import ProductFilters, parse_product_query
 from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.honest import alternative_cards, honest_lead
+from retrieval.money import money
 from retrieval.products import ProductHit, ProductResults, ProductSearch
 from retrieval.sequential.personal import Interaction, PersonalRanker
 
@@ -44,6 +47,7 @@ GENERIC_WORDS = re.compile(r"\b(?:what|would|could|can|should|you|do|does|i|me|m
                            r"some|ideas?|goes|go|with|that|what|bought|ordered|got|purchased|purchases?|order|just|last|"
                            r"recent|surprise|the|a|an|to|and|or|is|are|be|here|now|next|good|best|great)\b",
                            re.IGNORECASE)
+FOREIGN_MONEY = re.compile(r"[€£]|\b(?:euros?|eur|pounds?|gbp)\b", re.IGNORECASE)
 DID = {"product_viewed": "you looked at the {}", "card_clicked": "you looked at the {}",
        "added_to_cart": "you put the {} in your cart", "purchased": "you bought the {}"}
 RERANK_DEPTH = 3  # a personalised list re-ranks this many times `k` of the best matches for the request
@@ -61,6 +65,7 @@ class ProductCard:
     link: str
     rating: float | None
     reason: str
+    alternative: bool = False   # offered instead of a match (its reason says what it is); never passed off as one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +98,10 @@ class Recommender:
         """Cards for `text`; with the `state` of the last list, a short follow-up refines that list. With the
         shopper's `history` (oldest first) and a personal ranker, lists are personalised."""
         previous = state or {}
+        if asks_to_compare(text):
+            compared = self._comparison(text, previous)
+            if compared is not None:
+                return compared
         history = [h for h in history or [] if self.search.kb.product(h.product_id) is not None]
         personal = self.personal if history else None
         follow_up = self.follow_up_filters(text, previous)
@@ -109,11 +118,36 @@ class Recommender:
         if personal is not None:
             results = self._reranked(results, history)
         cards = [self.card(hit.product, hit.reason) for hit in results.hits]
+        if not cards and results.alternatives:
+            cards = [replace(self.card(hit.product), reason=reason, alternative=True)
+                     for hit, reason in alternative_cards(results)][: self.k]
         new_state = {"query": results.query, "filters": _filters_to_dict(results.filters),
                      "shown": [c.id for c in cards], "prices": [c.price for c in cards]}
         if not cards:
             new_state = previous or new_state
-        return Recommendation(cards, self._lead(results, refined), new_state, results, refined)
+        lead = honest_lead(results, refined, self.search.terms.categories) or self._lead(results, refined)
+        currency = cards[0].currency if cards else ""
+        if currency and FOREIGN_MONEY.search(text) and not re.search(rf"\b{re.escape(currency)}\b", text, re.I):
+            lead += f" Prices are in {currency}; I read your budget as {currency}."
+        return Recommendation(cards, lead, new_state, results, refined)
+
+    def _comparison(self, text: str, previous: dict[str, Any]) -> Recommendation | None:
+        """"compare X and Y", "X vs Y", "compare them" (the last list's first two): the products side by side in
+        words from their records, with their cards; None when the message names no product to compare."""
+        kb = self.search.kb
+        products = named_products(text, self.search.resolve, self.search.titles)
+        shown = [p for i in previous.get("shown") or [] if (p := kb.product(i)) is not None]
+        if len(products) < 2 and THEM.search(text) and len(shown) >= 2:
+            count = MAX_COMPARED if re.search(r"(?:three|all)", text, re.I) else 2
+            products = shown[:count]
+        if not products:
+            return None
+        cards = [self.card(p, p.subcategory or p.category) for p in products]
+        state = {"query": "", "filters": {}, "shown": [c.id for c in cards], "prices": [c.price for c in cards]}
+        if len(products) == 1:
+            return Recommendation(cards, f"Which product should I compare the {products[0].title} with? Tell me its "
+                                  "name.", state, None, False, ["comparison"])
+        return Recommendation(cards, compare(products), state, None, False, ["comparison"])
 
     def _is_personal_request(self, text: str) -> bool:
         """"what would you recommend for me?", "something that goes with what I bought": no kind of product named."""
@@ -179,6 +213,8 @@ class Recommender:
             return None
         base = _filters_from_dict(previous.get("filters") or {})
         prices = previous.get("prices") or []
+        if asks_to_compare(text) and THEM.search(text) and len(previous.get("shown") or []) >= 2:
+            return base, previous["query"]   # "compare the first two": about the last list (`_comparison`)
         if CHEAPER.search(text) and prices:  # cheaper than anything shown
             return replace(base, min_price=None, max_price=round(min(prices) - 0.01, 2)), previous["query"]
         if PRICIER.search(text) and prices:
@@ -192,16 +228,16 @@ class Recommender:
 
     def card(self, product: Product, reason: str = "") -> ProductCard:
         """The card a channel shows for `product`, with a one-line reason."""
-        link = product.url or (f"{self.store_url}/products/{product.id}" if self.store_url else f"/products/{product.id}")
-        return ProductCard(product.id, product.title, product.price, product.currency, product.image, link,
+        return ProductCard(product.id, product.title, product.price, product.currency, product.image,
+                           card_link(product, self.store_url),
                            product.rating, reason or _default_reason(product))
 
     @staticmethod
     def _lead(results: ProductResults, refined: bool) -> str:
-        described = results.filters.describe()
+        described = results.filters.describe(results.currency)
         unknown = ""
         if results.stock_unknown:  # never "in stock" for products whose stock the catalog does not give
-            described = replace(results.filters, in_stock=None).describe()
+            described = replace(results.filters, in_stock=None).describe(results.currency)
             unknown = " I don't have stock information for these."
         if not results.hits:
             return (f"I couldn't find products matching that ({described})." if described
@@ -211,9 +247,22 @@ class Recommender:
         if results.mode == "goes_with" and results.anchor:
             return f"These go well with the {results.anchor.title}" + (f" ({described})." if described else ".")
         prices = [h.product.price for h in results.hits]
-        span = f"${min(prices):.2f}" if len(set(prices)) == 1 else f"${min(prices):.2f} to ${max(prices):.2f}"
+        cur = results.hits[0].product.currency   # the store's currency, never a hard-coded "$"
+        span = money(min(prices), cur) if len(set(prices)) == 1 else \
+            f"{money(min(prices), cur)} to {money(max(prices), cur)}"
         head = "Here are some other options" if refined else "Here are some options"
         return f"{head}" + (f" ({described})" if described else "") + f", from {span}." + unknown
+
+
+def card_link(product: Product, store_url: str = "") -> str:
+    """Where a card links: the catalog's absolute `url`; with `store_url`, the product's path on the store's site;
+    without one, the bot's own storefront page (`/products/...`, `bot.web.pages`), which exists for every product."""
+    url = product.url or ""
+    if url.startswith(("http://", "https://")):
+        return url
+    if store_url:
+        return store_url + (url if url.startswith("/") else f"/products/{product.id}")
+    return url if url.startswith("/products/") else f"/products/{product.id}"
 
 
 def _default_reason(product: Any) -> str:

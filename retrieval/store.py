@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from retrieval.documents import FaqEntry
+from retrieval.documents import FaqEntry, faq_passage
 from retrieval.embeddings import Embedder
 from retrieval.finetune import METADATA, FinetuneConfig, finetune_on_faq, tuned_model_folder, worth_tuning
 from retrieval.index import KnowledgeIndex, RetrievalConfig, load_or_build
@@ -62,9 +63,15 @@ class FinetuneSettings(BaseModel):
     learning_rate: float = Field(2e-5, **doc("the tuning's learning rate"))
     batch_size: int = Field(32, **doc("FAQ pairs per step (the other pairs of a batch are its negatives)"))
     min_alternates: int = Field(50, **doc("below this many alternate phrasings in the FAQ, no tuning"))
+    generate_questions: bool = Field(False, **doc(
+        "(experimental, off until measured) when the FAQ has fewer alternates than `min_alternates`, write "
+        "shopper questions for its entries (templates and the packaged LM, filtered, cached) and use them as alternates"))
+    question_lm: bool = Field(True, **doc("let the packaged LM write some of the generated questions"))
+    question_lm_budget_s: float = Field(120.0, **doc("seconds the LM may write generated questions for"))
 
     def to_config(self) -> FinetuneConfig:
-        return FinetuneConfig(**self.model_dump(exclude={"enabled"}))
+        return FinetuneConfig(**self.model_dump(exclude={"enabled", "generate_questions", "question_lm",
+                                                         "question_lm_budget_s"}))
 
 
 class StoreSearchSettings(ShopbotSettings):
@@ -82,6 +89,9 @@ class StoreSearchSettings(ShopbotSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)
     store_url: str = Field("", **doc("product-card links: `{store_url}/products/{id}` when a product has no `url`"))
+    skip_bad_rows: bool = Field(False, **doc("load a store's good catalog and FAQ rows and report each bad one (file, "
+                                             "line, field), instead of refusing the store; `skip_bad_rows: true` in "
+                                             "its store.yml does the same"))
 
 
 @dataclass
@@ -94,15 +104,41 @@ class StoreKnowledge:
     index_built: bool
 
 
+def base_embedder(settings: StoreSearchSettings) -> Embedder:
+    """The untuned embedder the settings name."""
+    onnx_cache = settings.cache_dir / "models" if settings.embedding_backend == "onnx" else None
+    return Embedder(settings.embedding_model, device=settings.device, onnx_cache=onnx_cache)
+
+
+def store_faq(settings: StoreSearchSettings, faq: list[FaqEntry], base: Embedder | None = None,
+              progress: bool = False) -> list[FaqEntry]:
+    """The FAQ as the store tunes and indexes it: when it has too few hand-written alternates (and tuning and
+    `finetune.generate_questions` are on), with generated questions added as alternates
+    (`retrieval.question_generation`, cached by the data's fingerprint)."""
+    options = settings.finetune
+    if not (faq and options.enabled and options.generate_questions
+            and sum(len(e.alternates) for e in faq) < options.min_alternates):
+        return faq
+    from retrieval.question_generation import QuestionConfig, generated_questions, targets_of, with_generated
+
+    started = time.perf_counter()
+    config = QuestionConfig(lm=options.question_lm, lm_budget_s=options.question_lm_budget_s)
+    generated = generated_questions(targets_of(faq), base or base_embedder(settings),
+                                    settings.cache_dir, config, progress=progress)
+    log.info("Generated training questions: %d for %d FAQ entries (%.1f s; written in %.1f s when first made)",
+             generated.count(), len(faq), time.perf_counter() - started, generated.stats.get("seconds", 0.0))
+    return with_generated(faq, generated)
+
+
 def make_embedder(settings: StoreSearchSettings, faq: list[FaqEntry] | None = None,
-                  progress: bool = False) -> Embedder:
+                  progress: bool = False, base: Embedder | None = None) -> Embedder:
     """The embedder the settings describe.
 
     With `finetune.enabled` and an FAQ that has enough alternate phrasings, the base model is fine-tuned on the
     FAQ once (cached under `cache_dir/models`, keyed by the FAQ's fingerprint) and that model is used.
     """
     onnx_cache = settings.cache_dir / "models" if settings.embedding_backend == "onnx" else None
-    base = Embedder(settings.embedding_model, device=settings.device, onnx_cache=onnx_cache)
+    base = base or base_embedder(settings)
     config = settings.finetune.to_config()
     if not (settings.finetune.enabled and faq and worth_tuning(faq, config)):
         return base
@@ -123,9 +159,12 @@ def index_folder(settings: StoreSearchSettings, kb: KnowledgeBase) -> Path:
 def open_store(settings: StoreSearchSettings, progress: bool = False,
                embedder: Embedder | None = None) -> StoreKnowledge:
     """Load the knowledge base in `settings.kb_dir` and its index (rebuilt only when the data changed)."""
-    kb = load_knowledge_base(settings.kb_dir)
-    embedder = embedder or make_embedder(settings, kb.faq, progress=progress)
-    index, built = load_or_build(kb.passages(), embedder, index_folder(settings, kb),
+    kb = load_knowledge_base(settings.kb_dir, skip_bad_rows=settings.skip_bad_rows or None)
+    base = None if embedder else base_embedder(settings)
+    faq = store_faq(settings, kb.faq, base, progress) if base else kb.faq
+    embedder = embedder or make_embedder(settings, faq, progress=progress, base=base)
+    passages = [faq_passage(e) for e in faq] + kb.passages(("policy", "product")) if faq is not kb.faq else None
+    index, built = load_or_build(passages or kb.passages(), embedder, index_folder(settings, kb),
                                  settings.retrieval.to_config(), progress=progress)
     return StoreKnowledge(kb, index, ProductSearch(kb, index), built)
 

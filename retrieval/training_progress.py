@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tqdm.auto import tqdm
+from retrieval.progress import progress_bar
 
 
 class TrainingProgress:
-    """Runs optimizer steps on losses, records each loss, and shows it on a progress bar (when `show`)."""
+    """Runs optimizer steps on losses, records each loss, and shows it on a progress bar (when `show`: a tqdm bar
+    on a terminal, plain lines with an estimate otherwise; see `retrieval.progress`)."""
 
     def __init__(self, total: int, description: str, show: bool):
         self.losses: list[float] = []
-        self._bar = tqdm(total=total, desc=description, unit="step", disable=not show)
+        self._bar = progress_bar(total=total, desc=description, unit="step", show=show)
 
     def step(self, loss: Any, optimizer: Any, schedule: Any = None) -> None:
         """Back-propagate `loss`, step the optimizer (and the learning-rate schedule), record the loss."""

@@ -12,6 +12,9 @@ Writes, under knowledge_base/demo/:
     orders.json        {"customers": [...], "orders": [...]}
     history.csv        shopper,timestamp,event,product_id: 3,000 shoppers' browsing and purchases (personas,
                        browse-then-buy sessions, complements after a purchase, repeating brand/colour/size)
+    reviews.jsonl      product reviews written from templates (its own seed): each product's count and mean
+                       stars are its review_count and rating; some "waterproof" boots and jackets leak, some
+                       shoes run small
 
 Store facts (shipping prices and carriers, free-shipping thresholds, order statuses, payment methods,
 international countries) are read from knowledge_base/demo/store.yml so the orders always agree with it.
@@ -1528,6 +1531,182 @@ def build_history(rng: random.Random, catalog: list[dict]) -> list[tuple[str, st
 
 
 # --------------------------------------------------------------------------------------------------
+# product reviews (reviews.jsonl): their own seeded generator, run after the history, so no other file depends on
+# it; each product's review_count and rating in catalog.jsonl are set from (and agree with) its reviews
+# --------------------------------------------------------------------------------------------------
+
+REVIEWS_SEED = 1717
+REVIEWS_FROM = date(2025, 6, 1)
+WEARABLE = ("Running Shoes", "Hiking Footwear", "Jackets & Outerwear", "Tops & Base Layers", "Pants & Shorts")
+SHOES = ("Running Shoes", "Hiking Footwear")
+LEAKY_SHARE = 0.35       # of the "waterproof" boots and jackets: reviewers report leaks
+SMALL_SHARE = 0.25       # of the shoes: reviewers say they run small
+# Sentences by aspect and polarity, written for this store ({t}: the product's kind, e.g. "trail running shoe").
+REVIEW_SENTENCES: dict[tuple[str, str], list[str]] = {
+    ("fit", "positive"): ["Fits true to size.", "I ordered my usual size and it fits perfectly.",
+                          "The sizing is spot on.", "True to size for me, no surprises.",
+                          "Fit is exactly what I expected from my normal size."],
+    ("fit", "negative"): ["The fit is awkward and baggy in odd places.", "Sizing is inconsistent with the chart.",
+                          "The cut just did not fit my shape."],
+    ("comfort", "positive"): ["Really comfortable from the first day.", "Super comfy, even after a long day.",
+                              "Soft and comfortable, I barely notice it.", "Comfort is excellent.",
+                              "So comfortable I forget I have it on."],
+    ("comfort", "negative"): ["It is uncomfortable after an hour.", "Not comfortable at all, it rubs and pinches.",
+                              "The padding is stiff and uncomfortable.", "Gave me blisters on the first outing."],
+    ("durability", "positive"): ["Holding up great after months of use.", "Well made and very durable.",
+                                 "Still looks new after a season of abuse.", "The stitching and materials feel solid."],
+    ("durability", "negative"): ["It started falling apart after a few weeks.", "The seams came apart quickly.",
+                                 "Poor durability, it wore through fast.", "Broke after a month of light use."],
+    ("waterproofing", "positive"): ["Stayed completely dry in a downpour.", "Kept me dry through a full day of rain.",
+                                    "No leaks after a month of wet hikes.", "Never leaked, even in deep puddles."],
+    ("waterproofing", "negative"): ["Water got in after an hour of rain.", "They leaked the first time I wore them "
+                                    "in the rain.", "Soaked through at the seams in steady rain.",
+                                    "Not waterproof at all, my feet were wet within minutes."],
+    ("value", "positive"): ["Great value for the price.", "Worth every penny.", "A good deal for the quality.",
+                            "Cheaper than similar ones and just as good."],
+    ("value", "negative"): ["Overpriced for what you get.", "Not worth the money.",
+                            "Too expensive for this quality."],
+    ("shipping", "positive"): ["Arrived quickly and well packed.", "Shipping was fast.",
+                               "Delivery came earlier than promised."],
+    ("shipping", "negative"): ["Shipping took far too long.", "It arrived late and the box was damaged.",
+                               "Delivery was slow."],
+    (None, "positive"): ["Exactly what I was looking for.", "Very happy with this purchase.",
+                         "I would buy it again.", "Highly recommend.", "Love it."],
+    (None, "negative"): ["Disappointed overall.", "I would not buy it again.", "Sending it back.",
+                         "Did not live up to the description."],
+    (None, "neutral"): ["It does the job.", "Nothing special, but fine.", "Decent overall."],
+}
+RUNS_SMALL = ["Runs small, order a half size up.", "It runs about a half size small.",
+              "Runs small, my usual size was too tight in the toes.", "Definitely runs small, size up."]
+LEAKS = ["They leaked the first time I wore them in the rain.", "Water got in after an hour of rain.",
+         "Soaked through at the seams in steady rain.", "Not waterproof at all, my feet were wet within minutes."]
+TITLES = {"positive": ["Great buy", "Love it", "Excellent", "Very happy", "Would recommend", "Solid choice"],
+          "neutral": ["It's okay", "Mixed feelings", "Decent", "Fine for the price"],
+          "negative": ["Disappointed", "Not great", "Returned it", "Would not recommend", "Let down"]}
+REVIEWER_NAMES = ["Alex", "Jordan", "Sam", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Drew", "Robin", "Avery",
+               "Quinn", "Harper", "Rowan", "Elliot", "Sasha", "Noor", "Mateo", "Priya", "Kenji", "Lena", "Omar"]
+
+
+def review_aspects(product: dict) -> list[str]:
+    """The aspects a review of this product can talk about."""
+    aspects = ["durability", "value", "shipping"]
+    if product["category"] in WEARABLE or product["subcategory"] in ("sleeping bag", "sleeping pad") or \
+            product["category"] == "Backpacks & Bags":
+        aspects.append("comfort")
+    if product["category"] in WEARABLE:
+        aspects.append("fit")
+    if product["attributes"].get("waterproof"):
+        aspects.append("waterproofing")
+    return aspects
+
+
+def _review_count(product: dict) -> int:
+    """How many reviews a product gets: grows with its popularity (the catalog's first draw), 2 to 24."""
+    return max(2, min(24, round(1.5 + product["review_count"] ** 0.5 * 0.6)))
+
+
+def _rating_plan(rng: random.Random, rating: float, n: int, forced: list[int]) -> list[int] | None:
+    """`n` star ratings whose mean rounds (half up) to `rating`, starting with `forced`; None when impossible."""
+    target = int((Decimal(str(rating)) * n).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if (Decimal(target) / n).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) != Decimal(str(rating)):
+        return None
+    free = n - len(forced)
+    rest = target - sum(forced)
+    if not free <= rest <= 5 * free:
+        return None
+    mean = rest / free
+    stars = [min(5, max(1, round(rng.gauss(mean, 0.9)))) for _ in range(free)]
+    while sum(stars) != rest:
+        i = rng.randrange(free)
+        if sum(stars) < rest and stars[i] < 5:
+            stars[i] += 1
+        elif sum(stars) > rest and stars[i] > 1:
+            stars[i] -= 1
+    return forced + stars
+
+
+def _review_body(rng: random.Random, product: dict, stars: int, claim: str | None) -> tuple[str, list[tuple]]:
+    """A review's text for its stars (and its planted claim), and its sentences' (aspect, polarity) truth."""
+    aspects = review_aspects(product)
+    if claim == "waterproof":          # a leaky "waterproof" product: a leak is the reason for the stars
+        aspects = [a for a in aspects if a != "waterproofing"]
+    if claim == "waterproof":
+        plan = [("waterproofing", "negative", rng.choice(LEAKS))]
+    elif claim == "runs_small":
+        plan = [("fit", "negative", rng.choice(RUNS_SMALL))]
+    else:
+        plan = []
+    polarity = "positive" if stars >= 4 else "negative" if stars <= 2 else "mixed"
+    wanted = rng.choice((1, 1, 2, 2, 3)) - len(plan) + (polarity == "mixed")
+    chosen = rng.sample(aspects, k=max(0, min(len(aspects), wanted)))
+    if claim is not None:
+        chosen = [a for a in chosen if a not in ("fit", "waterproofing")]
+    for i, aspect in enumerate(chosen):
+        if aspect == "waterproofing":
+            tone = "positive"        # leaks are only planted (LEAKS): a waterproof product's other notes are praise
+        elif polarity == "mixed":
+            tone = "positive" if i == 0 else "negative"
+        else:
+            tone = polarity
+        if aspect == "fit" and tone == "negative" and product["category"] in SHOES:
+            tone = "positive"        # shoes run small only when planted; a shoe's other fit notes are praise
+        plan.append((aspect, tone, rng.choice(REVIEW_SENTENCES[(aspect, tone)])))
+    if not plan or rng.random() < 0.45:
+        tone = "neutral" if polarity == "mixed" else polarity
+        plan.append((None, tone, rng.choice(REVIEW_SENTENCES[(None, tone)])))
+    if claim is None:
+        rng.shuffle(plan)
+    truth = [(aspect, tone) for aspect, tone, _ in plan]
+    return " ".join(text for _, _, text in plan), truth
+
+
+def build_reviews(rng: random.Random, catalog: list[dict]) -> list[dict]:
+    """Reviews for every product (their count and mean stars set the product's review_count and rating), with
+    the planted disagreements with the product page: "waterproof" boots and jackets that leak, shoes that run
+    small. Each review carries its truth (`_truth`: sentences' aspects and polarities, `_claim`), which the
+    writer leaves out of the file and benchmarks/reviews reads from here."""
+    reviews: list[dict] = []
+    span = (TODAY - REVIEWS_FROM).days
+    for product in catalog:
+        claim = None
+        if product["attributes"].get("waterproof") is True and product["category"] in ("Hiking Footwear",
+                                                                                        "Jackets & Outerwear"):
+            claim = "waterproof" if rng.random() < LEAKY_SHARE and product["rating"] <= 4.5 else None
+        elif product["category"] in SHOES:
+            claim = "runs_small" if rng.random() < SMALL_SHARE else None
+        n = _review_count(product)
+        if claim is not None:
+            n = max(n, 8)
+        planted = 0 if claim is None else max(2, round(n * rng.uniform(0.2, 0.4)))
+        forced = [rng.choice((1, 2, 2)) if claim == "waterproof" else rng.choice((3, 3, 4)) for _ in range(planted)]
+        plan = _rating_plan(rng, product["rating"], n, forced)
+        while plan is None:          # the mean cannot round to the rating with n reviews: one more review
+            n += 1
+            plan = _rating_plan(rng, product["rating"], n, forced)
+        for k, stars in enumerate(plan):
+            planted_here = claim if k < planted else None
+            text, truth = _review_body(rng, product, stars, planted_here)
+            tone = "positive" if stars >= 4 else "negative" if stars <= 2 else "neutral"
+            review = {"review_id": f"{product['id']}-{k + 1:02d}", "product_id": product["id"], "rating": stars,
+                      "title": rng.choice(TITLES[tone]), "text": text,
+                      "date": (REVIEWS_FROM + timedelta(days=rng.randrange(span))).isoformat()}
+            if rng.random() < 0.8:
+                review["author"] = f"{rng.choice(REVIEWER_NAMES)} {rng.choice('ABCDEFGHJKLMNPRSTW')}."
+            review["_truth"] = truth
+            review["_claim"] = planted_here
+            reviews.append(review)
+        product["review_count"] = n
+    order = list(range(len(reviews)))
+    rng.shuffle(order)   # a store's export is not grouped by product
+    return [reviews[i] for i in order]
+
+
+def public_review(review: dict) -> dict:
+    """A review as the file holds it (without the generator's truth)."""
+    return {k: v for k, v in review.items() if not k.startswith("_")}
+
+
+# --------------------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------------------
 
@@ -1548,6 +1727,8 @@ def main() -> None:
     catalog = build_catalog(rng)
     customers = build_customers(rng, store["shipping"]["international"]["countries"])
     orders = build_orders(rng, store, catalog, customers)
+    history = build_history(random.Random(HISTORY_SEED), catalog)     # its own generator, after all the rest
+    reviews = build_reviews(random.Random(REVIEWS_SEED), catalog)     # sets review_count: after the history
 
     write_text(out / "catalog.jsonl", "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in catalog))
 
@@ -1571,13 +1752,15 @@ def main() -> None:
 
     write_text(out / "orders.json", json.dumps({"customers": customers, "orders": orders}, indent=2,
                                                ensure_ascii=False) + "\n")
-    history = build_history(random.Random(HISTORY_SEED), catalog)     # its own generator, after all the rest
     write_text(out / "history.csv", "shopper,timestamp,event,product_id\n" + "".join(",".join(row) + "\n"
                                                                                   for row in history))
+    write_text(out / "reviews.jsonl", "".join(json.dumps(public_review(r), ensure_ascii=False) + "\n"
+                                              for r in reviews))
     per_cat = {c: sum(p["category"] == c for p in catalog) for c in CATEGORIES}
     print(f"{len(catalog)} products ({', '.join(f'{c}: {n}' for c, n in per_cat.items())})")
     print(f"{len(customers)} customers, {len(orders)} orders, "
-          f"{len({row[0] for row in history})} shoppers' {len(history)} history events -> {out}")
+          f"{len({row[0] for row in history})} shoppers' {len(history)} history events, "
+          f"{len(reviews)} reviews -> {out}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ helpers the tests share are in tests/support.py."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -22,6 +24,23 @@ from tests.support import write  # noqa: E402,F401  (tests/bot/test_config.py im
 if TYPE_CHECKING:
     from retrieval.embeddings import Embedder
     from retrieval.loaders import KnowledgeBase
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Before the first test, when a collected test needs the demo's trained NLU: reuse it by fingerprint (from the
+    test cache or the project's, where `make run` trained it) or train it once, printing progress lines. Outside
+    every test, so a long first training on a busy machine is not cut by a test's timeout."""
+    if session.config.option.collectonly or not any("demo_parser" in getattr(item, "fixturenames", ())
+                                                    for item in session.items):
+        return
+    from tests.support import prepare_demo_nlu
+
+    capture = session.config.pluginmanager.getplugin("capturemanager")
+    folder = test_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+        prepare_demo_nlu(folder, lambda line: print(line, file=sys.stderr, flush=True))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -69,7 +88,8 @@ def demo_store(demo_cache_dir: Path, embedder: Embedder):
 
 @pytest.fixture(scope="session")
 def demo_parser(demo_store, demo_cache_dir: Path):
-    """The demo store's NLU, trained once into the shared test cache (about 2.5 minutes on 2 cores)."""
+    """The demo store's NLU from the shared test cache: trained (about 2.5 minutes on 2 cores), or copied from the
+    project cache by fingerprint, before the first test (`pytest_runtestloop`); here it is found by fingerprint."""
     from bot.nlu.pipeline import load_store_parser, train_store_nlu
 
     folder, _, _ = train_store_nlu(demo_store.kb, demo_cache_dir)

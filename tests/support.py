@@ -91,6 +91,60 @@ def test_cache_dir() -> Path:
 test_cache_dir.__test__ = False  # a helper, not a test, despite its name
 
 
+def project_caches() -> list[Path]:
+    """Where `make run` and `shopbot train` keep their models: `SHOPBOT_CACHE_DIR` when set, and `.shopbot_cache`."""
+    caches = [Path(os.environ["SHOPBOT_CACHE_DIR"])] if os.environ.get("SHOPBOT_CACHE_DIR") else []
+    return [*caches, PROJECT_ROOT / ".shopbot_cache"]
+
+
+def reuse_trained_nlu(kb: Any, cache_dir: Path, sources: list[Path] | None = None, config: Any = None) -> Path | None:
+    """The folder `train_store_nlu(kb, cache_dir)` would use, filled from another cache (`project_caches()`) that
+    already holds an intact model for exactly this data (same fingerprint: data, training settings, encoder),
+    so the tests do not train again what `make run` trained; None when no cache has one."""
+    import shutil
+
+    from bot.nlu.model import ModelIntegrityError, verify_model
+    from bot.nlu.pipeline import fingerprint, load_training_data, model_folder
+    from bot.nlu.trainer import TrainConfig
+    from retrieval.atomic import atomic_folder
+    from retrieval.embeddings import resolve_model
+
+    intents, sentiment, rules = load_training_data(kb)
+    wanted = fingerprint(intents, sentiment, rules, config or TrainConfig(), resolve_model(None)[1])
+    target = model_folder(cache_dir, kb, wanted)
+    if (target / "metadata.json").is_file():
+        return target
+    for source in [model_folder(c, kb, wanted) for c in (project_caches() if sources is None else sources)]:
+        if source.resolve() == target.resolve() or not (source / "metadata.json").is_file():
+            continue
+        try:
+            verify_model(source)
+        except ModelIntegrityError:
+            continue
+        with atomic_folder(target) as staging:
+            shutil.copytree(source, staging, dirs_exist_ok=True)
+        return target
+    return None
+
+
+def prepare_demo_nlu(cache_dir: Path, say: Callable[[str], None]) -> Path:
+    """The demo's trained NLU in `cache_dir`: kept there by fingerprint, else copied from the project cache, else
+    trained once, with progress lines (a first training takes minutes on a busy machine)."""
+    from bot.config import DEMO_KB
+    from bot.nlu.pipeline import train_store_nlu
+    from retrieval.loaders import load_knowledge_base
+
+    kb = load_knowledge_base(DEMO_KB)
+    reused = reuse_trained_nlu(kb, cache_dir)
+    if reused is not None:
+        return reused
+    started = time.monotonic()
+    say(f"Training the demo NLU once into {cache_dir} (reused by fingerprint afterwards) ...")
+    folder, _, _ = train_store_nlu(kb, cache_dir, progress=True)
+    say(f"Demo NLU trained in {time.monotonic() - started:.0f} s: {folder}")
+    return folder
+
+
 def demo_clock() -> datetime:
     """The demo orders' "now": 2026-11-23 12:00 (New York), so return windows and shipping states never drift."""
     return datetime.fromisoformat(DEMO_TODAY)

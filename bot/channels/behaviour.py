@@ -1,5 +1,5 @@
 """Behaviour events from the widget and the storefront (`/ws` `event` frames, `POST /webhooks/rest/event`), and
-the widget's settings at `GET /widget/config`.
+the widget's settings at `GET /widget/config` (with the greeting of `bot.channels.greeting`).
 
 An event is checked (`bot.privacy.behaviour.parse_behaviour`), rate-limited (the message limiter, in a window of
 its own per sender), then, under the conversation's lock, stored only when the shopper's consent allows it;
@@ -10,11 +10,13 @@ otherwise it is refused with `consent_required` and nothing is kept. A dwell rep
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from bot.channels.greeting import WidgetGreeting, answer_check
 from bot.channels.guard import ChannelGuard, error_response
 from bot.config import NudgeSettings, PrivacySettings
 from bot.dialogue.tracker import DialogueTracker
@@ -62,6 +64,10 @@ class BehaviourIntake:
         self.nudges = nudges
         self.facts = kb.facts
         self.titles = {p.id: p.title for p in kb.products}
+        self.store = {"name": kb.name, "currency": store_currency(kb)}
+        answers = answer_check(engine.parser, engine.domain, engine.options.ask_below) \
+            if engine.parser is not None else None
+        self.greeting = WidgetGreeting(kb, engine.store, answers=answers)   # the panel's opening and suggestions
 
     def config(self) -> dict[str, Any]:
         """What the widget needs to know before it sends anything: the consent mode and its wording, and when a
@@ -115,8 +121,19 @@ class BehaviourIntake:
         return nudge_message(self.titles[event["product_id"]], self.facts, why, channel)
 
     async def widget_config(self, request: web.Request) -> web.Response:
-        """`GET /widget/config`: `config()` as JSON (the channels' token and origin checks apply)."""
+        """`GET /widget/config`: `config()`, the store's name and currency, and the greeting with its suggested
+        questions, as JSON (the channels' token and origin checks apply)."""
         refusal = self.guard.check_request(request)
         if refusal is not None:
             return error_response(refusal.code, refusal.detail, refusal.status)
-        return web.json_response(self.config(), headers={"Cache-Control": "no-store"})
+        body = {**self.config(), "store": self.store, **(await self.greeting.config())}
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def store_currency(kb: KnowledgeBase) -> str:
+    """The store's ISO currency: `currency` in store.yml, else the one most of its products give, else USD."""
+    named = str(kb.facts.get("currency") or "").strip().upper()
+    if named:
+        return named
+    counts = Counter(p.currency.upper() for p in kb.products if p.currency)
+    return counts.most_common(1)[0][0] if counts else "USD"

@@ -22,7 +22,8 @@ def rest_messages(event: Outbound, recipient: str) -> list[dict[str, Any]]:
     for card in event.cards:
         if card.get("image"):
             out.append({"recipient_id": recipient, "image": card["image"]})
-    custom = {k: v for k, v in {"cards": event.cards, "sources": event.sources, **event.data}.items() if v}
+    custom = {k: v for k, v in {"cards": event.cards, "sources": event.sources, "source_titles": event.source_titles,
+                                **event.data}.items() if v}
     if custom:
         out.append({"recipient_id": recipient, "custom": custom})
     return out

@@ -1,6 +1,7 @@
 """Rasa's REST channel: `POST /webhooks/rest/webhook` `{sender, message, metadata?}` -> a JSON list of messages;
 with `?stream=true`, one JSON message a line as each is ready. `POST /webhooks/rest/event` `{sender, name,
-product_id, dwell_s?}` stores a storefront behaviour event of that sender's conversation (`bot.channels.behaviour`)."""
+product_id, dwell_s?}` stores a storefront behaviour event of that sender's conversation (`bot.channels.behaviour`);
+`POST /webhooks/rest/feedback` `{sender, rating}` the sender's rating of the chat (`bot.analytics.feedback`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.analytics.feedback import FeedbackIntake, FeedbackRefused, parse_feedback
 from bot.channels.behaviour import BehaviourIntake, BehaviourRefused
 from bot.channels.guard import ChannelGuard, client_ip, error_response, valid_unicode
 from bot.channels.rasa_format import rest_messages
@@ -21,10 +23,33 @@ CHANNEL = "rest"
 
 
 class RestChannel:
-    def __init__(self, engine: Engine, guard: ChannelGuard, behaviour: BehaviourIntake | None = None):
+    def __init__(self, engine: Engine, guard: ChannelGuard, behaviour: BehaviourIntake | None = None,
+                 feedback: FeedbackIntake | None = None):
         self.engine = engine
         self.guard = guard
         self.behaviour = behaviour
+        self.feedback = feedback
+
+    async def handle_feedback(self, request: web.Request) -> web.Response:
+        """`POST /webhooks/rest/feedback` `{sender, rating}`: `{"type": "feedback_ack", "rating"}`, or an error:
+        `invalid_feedback` 400, `nothing_to_rate` 409, `rate_limited` 429, `unavailable` 503."""
+        read = await self._read(request, "invalid_feedback", "`sender` (a string) and `rating` are required")
+        if isinstance(read, web.Response):
+            return read
+        if self.feedback is None:
+            return error_response("not_found", "this server takes no ratings", 404)
+        body, sender = read
+        try:
+            rating = parse_feedback(body, frozenset({"sender"}))
+            if self.engine.draining:
+                return error_response("unavailable", RESTARTING, 503)
+            await self.feedback.admit(f"{CHANNEL}:{sender}", client_ip(request))
+            event = await self.feedback.record(f"{CHANNEL}:{sender}", rating, CHANNEL, sender)
+        except FeedbackRefused as exc:
+            return error_response(exc.code, exc.detail, exc.status)
+        except StateUnavailable:
+            return error_response("unavailable", TRY_AGAIN, 503)
+        return web.json_response(FeedbackIntake.ack(event))
 
     async def handle_event(self, request: web.Request) -> web.Response:
         """`POST /webhooks/rest/event`: `{"type": "event_ack", "name", "product_id", "messages": [...]}` (the

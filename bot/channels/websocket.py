@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot import metrics
+from bot.analytics.feedback import FeedbackIntake, FeedbackRefused, parse_feedback
 from bot.channels.behaviour import BehaviourIntake, BehaviourRefused
 from bot.channels.connections import ConnectionSlots
 from bot.channels.guard import ChannelGuard, client_ip, error_response, valid_unicode
@@ -67,10 +68,12 @@ class WebsocketChannel:
     """Serves `/ws`; one task reads frames while another runs the turns in order."""
 
     def __init__(self, engine: Engine, guard: ChannelGuard, sessions: SessionIds | None = None,
-                 slots: ConnectionSlots | None = None, behaviour: BehaviourIntake | None = None):
+                 slots: ConnectionSlots | None = None, behaviour: BehaviourIntake | None = None,
+                 feedback: FeedbackIntake | None = None):
         self.engine = engine
         self.guard = guard
         self.behaviour = behaviour   # `event` frames (storefront behaviour); None: refused as `unknown_type`
+        self.feedback = feedback     # `feedback` frames (a chat's thumbs up or down); None: `unknown_type`
         settings = guard.settings
         self.ids = sessions or SessionIds(secrets.token_bytes(32))
         self.slots = slots or ConnectionSlots(settings.max_connections, settings.max_connections_per_ip)
@@ -92,19 +95,40 @@ class WebsocketChannel:
             metrics.ERRORS.labels(CHANNEL, refusal.code).inc()
             return error_response(refusal.code, refusal.detail, refusal.status)
         try:
-            ws = web.WebSocketResponse(heartbeat=self.guard.settings.heartbeat_s,
-                                       max_msg_size=max(HARD_FRAME_BYTES, self.frame_limit * 2))
+            ws = self.new_socket()
             await ws.prepare(request)
-            self.sockets.add(ws)
-            metrics.CONNECTIONS.labels(CHANNEL).inc()
-            try:
-                await self._serve(ws, request)
-            finally:
-                self.sockets.discard(ws)
-                metrics.CONNECTIONS.labels(CHANNEL).dec()
+            await self._serve_counted(ws, request)
         finally:
             self.slots.release(address)
         return ws
+
+    def new_socket(self) -> web.WebSocketResponse:
+        return web.WebSocketResponse(heartbeat=self.guard.settings.heartbeat_s,
+                                     max_msg_size=max(HARD_FRAME_BYTES, self.frame_limit * 2))
+
+    async def adopt(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+        """Serve a socket opened (by `new_socket`, checked by the guard) before this channel existed: one a client
+        opened while the server was starting (`bot.serving`). It takes a connection slot like any other."""
+        address = client_ip(request)
+        refusal = self.slots.take(address)
+        if refusal is not None:
+            metrics.ERRORS.labels(CHANNEL, refusal.code).inc()
+            await self._error(ws, refusal.code, refusal.detail)
+            await ws.close()
+            return
+        try:
+            await self._serve_counted(ws, request)
+        finally:
+            self.slots.release(address)
+
+    async def _serve_counted(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+        self.sockets.add(ws)
+        metrics.CONNECTIONS.labels(CHANNEL).inc()
+        try:
+            await self._serve(ws, request)
+        finally:
+            self.sockets.discard(ws)
+            metrics.CONNECTIONS.labels(CHANNEL).dec()
 
     async def _session(self, ws: web.WebSocketResponse, request: web.Request) -> str:
         """Resume the session the client proved it holds, or issue a new one; send `session` (and `history`)."""
@@ -186,9 +210,13 @@ class WebsocketChannel:
                     parsed = await self._event_frame(ws, body, session_id, request)
                     if parsed is not None:
                         queue.put_nowait({"behaviour": parsed})   # after the turns before it (a consent, say)
+                elif kind == "feedback" and self.feedback is not None:
+                    rating = await self._feedback_frame(ws, body, session_id, request)
+                    if rating is not None:
+                        queue.put_nowait({"feedback": rating})    # after the chat's last turn
                 else:
-                    await self._error(ws, "unknown_type", "`type` must be message, event or ping"
-                                      if self.behaviour is not None else "`type` must be message or ping")
+                    types = self._types()
+                    await self._error(ws, "unknown_type", f"`type` must be {', '.join(types[:-1])} or {types[-1]}")
         finally:
             queue.put_nowait(None)
             await asyncio.shield(worker)  # a disconnect or shutdown lets the turn in flight finish and be saved
@@ -196,6 +224,48 @@ class WebsocketChannel:
             sockets.discard(ws)
             if not sockets:
                 self.by_session.pop(session_id, None)
+
+    def _types(self) -> list[str]:
+        return ["message", *(["event"] if self.behaviour is not None else []),
+                *(["feedback"] if self.feedback is not None else []), "ping"]
+
+    async def _feedback_frame(self, ws: web.WebSocketResponse, body: dict[str, Any], session_id: str,
+                              request: web.Request) -> str | None:
+        """A rating checked and counted against its rate (an `error` frame and None when refused)."""
+        assert self.feedback is not None
+        try:
+            rating = parse_feedback(body)
+            if self.engine.draining:
+                raise FeedbackRefused("unavailable", RESTARTING)
+            await self.feedback.admit(f"{CHANNEL}:{session_id}", client_ip(request))
+        except FeedbackRefused as exc:
+            await self._error(ws, exc.code, exc.detail, feedback=True)
+            return None
+        except Exception as exc:  # noqa: BLE001 - the rate store (Redis) is down: say so, keep the socket
+            log.warning("websocket rate check failed: %s", type(exc).__name__)
+            await self._error(ws, "unavailable", TRY_AGAIN, feedback=True)
+            return None
+        return rating
+
+    async def _rate(self, ws: web.WebSocketResponse, session_id: str, rating: str) -> None:
+        """Store one rating (under the conversation's lock); `feedback_ack` or an `error` frame."""
+        assert self.feedback is not None
+        try:
+            event = await self.feedback.record(f"{CHANNEL}:{session_id}", rating, CHANNEL, session_id)
+        except asyncio.CancelledError:
+            raise
+        except FeedbackRefused as exc:
+            await self._error(ws, exc.code, exc.detail, feedback=True)
+            return
+        except StateUnavailable as exc:
+            log.warning("rating not stored: conversation state unavailable (%s)", type(exc).__name__)
+            await self._error(ws, "unavailable", TRY_AGAIN, feedback=True)
+            return
+        except Exception as exc:  # one failed rating is not the connection's end
+            log.error("rating failed: %s", type(exc).__name__, exc_info=exc)
+            await self._error(ws, "internal", INTERNAL, feedback=True)
+            return
+        await send_frame(ws, FeedbackIntake.ack(event))
 
     async def _event_frame(self, ws: web.WebSocketResponse, body: dict[str, Any], session_id: str,
                            request: web.Request) -> dict[str, Any] | None:
@@ -257,6 +327,9 @@ class WebsocketChannel:
         while (body := await queue.get()) is not None:
             if "behaviour" in body:
                 await self._behaviour(ws, session_id, body["behaviour"])
+                continue
+            if "feedback" in body:
+                await self._rate(ws, session_id, body["feedback"])
                 continue
             message_id = body["message_id"]
             inbound = Inbound(session_id, body["text"], CHANNEL, metadata={"ip": client_ip(request)},

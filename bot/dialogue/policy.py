@@ -39,6 +39,12 @@ STOP_WORDS = re.compile(r"^\s*(?:no|nope|stop|cancel that|never ?mind|forget it|
 PRICE_LIMITS = frozenset({"price", "price_range"})   # filters only a search has
 REFERS_BACK = re.compile(r"\b(?:it|this|that|this one|that one|them|these|those)\b", re.IGNORECASE)
 UNCOUNTED = frozenset({"restart", "consent", "nudge", "with_agent"})   # outside the dialogue: nothing counted
+# what reviewers say of a product: "does the Spire TR run small?", "is it actually waterproof?", "any complaints?"
+REVIEW_QUESTION = re.compile(r"\b(?:reviews?|reviewers?|reviewed|(?:people|customers|buyers|others|anyone) "
+                             r"(?:say|said|think|thought|complain\w*)|any complaints|true to size|runs? (?:small|large|"
+                             r"big)|(?:really|actually|truly) (?:waterproof|water ?proof))\b", re.IGNORECASE)
+REVIEW_ABOUT = frozenset({None, "oos", "inform", "product_question", "stock_availability", "complaint",
+                          "product_search", "product_recommendation", "product_comparison"})
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,9 @@ class Policy:
             if decision.kind == "recommend" and not u.list_request:
                 # "tell me about the Tern Road Runner 3": its own facts, not a list (but "similar to ..." is a list)
                 decision = replace(ANSWER, resume_form=decision.resume_form)
+            elif u.list_request and decision.kind in ("answer", "clarify"):
+                # "compare the X and the Y", "similar to the X" whatever the intent guessed: products, from the records
+                decision = replace(RECOMMEND, resume_form=decision.resume_form)
             decision = replace(decision, sets=(("product", u.named_product.id), *decision.sets))
         return decision
 
@@ -102,11 +111,15 @@ class Policy:
         if awaiting and u.intent_name in ("affirm", "deny"):
             return Decision("confirm", awaiting, confirmed=u.intent_name == "affirm",
                             sets=(("confirmed", u.intent_name == "affirm"),))
+        handoff = self.domain.rule_for("human_handoff")
+        if tracker.slots.get("person_offered") and u.intent_name == "affirm" and handoff and handoff.then:
+            return Decision("action", handoff.then)   # "yes" to "a person can take over if you like"
         if tracker.active_loop is not None:
             return self._in_form(u, tracker, tracker.active_loop)
         if u.follow_up:
             return RECOMMEND
-        return self._correction(u, tracker) or self._product_query(u, tracker) or self._clarify(u) \
+        return self._correction(u, tracker) or self._review_question(u, tracker) or self._product_query(u, tracker) \
+            or self._clarify(u) \
             or self._new_task(u, tracker) or self._simple(u, tracker)
 
     def _in_form(self, u: Understanding, tracker: DialogueTracker, form: str) -> Decision:
@@ -150,6 +163,16 @@ class Policy:
             return None
         decision = self._activate(goal_form, goal, u, tracker)
         return replace(decision, corrected=_changed(decision.fills, tracker.slots))
+
+    def _review_question(self, u: Understanding, tracker: DialogueTracker) -> Decision | None:
+        """A question about what reviewers say of a product (named, or the one just discussed) gets the reviews
+        rule when the NLU took it for another product question (or none): its words say so."""
+        rule = self.domain.rule_for("product_reviews")
+        if rule is None or rule.then is None or u.intent_name not in REVIEW_ABOUT or not REVIEW_QUESTION.search(u.text):
+            return None
+        if u.named_product is None and not tracker.slots.get("product"):
+            return None
+        return Decision("action", rule.then)
 
     def _product_query(self, u: Understanding, tracker: DialogueTracker) -> Decision | None:
         """Product filters make a message a search, shown as cards, never a "did you mean": with no intent (or an
@@ -210,7 +233,14 @@ class Policy:
         if decision.kind == "clarify":
             strong_product = evidence is not None and evidence.knows and evidence.best_kind == "product" and \
                 evidence.can_recommend
-            settled = RECOMMEND if strong_product else replace(decision, consult=False)
+            # a search the knowledge base has nothing else for ("cheapest HDMI cable", product_search unsure): the
+            # search says honestly what the store has, rather than "did you mean"
+            searching = evidence is not None and evidence.can_recommend and not evidence.knows and \
+                self._recommends(u.intent_name)
+            if u.named_product is not None and not u.list_request and evidence is not None:
+                settled = Decision("answer")   # "tell me about the Caribou Boot", intent unsure: its own facts
+            else:
+                settled = RECOMMEND if strong_product or searching else replace(decision, consult=False)
         else:
             settled = self._grounded(u, evidence)
         return replace(settled, resume_form=decision.resume_form, sets=decision.sets)
@@ -237,6 +267,7 @@ class Policy:
         sets: list[tuple[str, Any]] = []
         responses: list[str] = []
         fallbacks = int(tracker.slots.get("fallbacks_in_a_row") or 0)
+        was_offered = bool(tracker.slots.get("person_offered"))
         if fell_back:
             sets.append(("fallbacks_in_a_row", fallbacks + 1))
             if fallbacks + 1 >= self.max_fallbacks and not tracker.paused:
@@ -246,6 +277,10 @@ class Policy:
         if self._upset(u) and not tracker.paused and not tracker.slots.get("handoff_offered") and not responses:
             sets.append(("handoff_offered", True))
             responses.append("utter_sorry_upset")
+        if responses:   # a person offered: a "yes" to the next message hands off
+            sets.append(("person_offered", True))
+        elif was_offered:
+            sets.append(("person_offered", None))
         return Closing(tuple(sets), tuple(responses))
 
     # -- what the rules look at ---------------------------------------------------------------------------------
@@ -262,6 +297,10 @@ class Policy:
 
     def _mentions_an_order(self, u: Understanding) -> bool:
         return any(e["entity"] in self.domain.form_entities() for e in u.entities)
+
+    def _recommends(self, intent: str | None) -> bool:
+        rule = self.domain.rule_for(intent) if intent else None
+        return rule is not None and rule.recommend
 
     def _about_products(self, intent: str | None) -> bool:
         rule = self.domain.rule_for(intent) if intent else None

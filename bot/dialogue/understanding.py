@@ -150,7 +150,9 @@ def _from_parse(text: str, source: str, parse: dict[str, Any], entities: tuple[M
 
 
 def _asks_for_a_list(text: str) -> bool:
-    """"similar to the ...", "what goes with the ...": products around the named one, not its own facts."""
+    """"similar to the ...", "what goes with the ...", "compare X and Y": products around the named one (or side by
+    side with it), not its own facts."""
+    from retrieval.compare import asks_to_compare
     from retrieval.products import GOES_WITH_PATTERN, SIMILAR_PATTERN  # loaded with the recommender already
 
-    return bool(SIMILAR_PATTERN.search(text) or GOES_WITH_PATTERN.search(text))
+    return bool(SIMILAR_PATTERN.search(text) or GOES_WITH_PATTERN.search(text) or asks_to_compare(text))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +18,7 @@ from retrieval.atomic import atomic_folder
 from retrieval.embeddings import packaged_minilm_path, resolve_model
 from retrieval.loaders import DataError, DataIssue, KnowledgeBase
 from retrieval.loaders.policies import slugify
+from retrieval.store import DEMO_KB
 
 if TYPE_CHECKING:  # the trainer loads torch: only when a model is trained or checked
     from bot.nlu.trainer import TrainConfig
@@ -24,20 +26,39 @@ if TYPE_CHECKING:  # the trainer loads torch: only when a model is trained or ch
 NLU_FILES = ("nlu.yml", "nlu.yaml", "nlu")
 SENTIMENT_FILES = ("sentiment.yml", "sentiment.yaml", "sentiment.csv")
 MIN_EXAMPLES = 10
+# The generic customer-service NLU a store without its own `nlu.yml` gets: the demo's intents and sentiment rows
+# (greetings, handoff, orders, returns, shipping, payments, products; the dialogue of `domain_path`'s default).
+# Its model is named `generic-<fingerprint>` and trained once per cache, reused by every such store.
+GENERIC_NLU_DIR = DEMO_KB
+GENERIC_NAME = "generic"
 log = logging.getLogger("shopbot.nlu")
 
 
-def find_sources(kb: KnowledgeBase) -> tuple[Path | None, Path | None]:
-    """The knowledge base's NLU file and sentiment file, where they exist."""
+def own_sources(kb: KnowledgeBase) -> tuple[Path | None, Path | None]:
+    """The knowledge base's own NLU file and sentiment file, where they exist."""
     nlu = next((kb.root / n for n in NLU_FILES if (kb.root / n).exists()), None)
     return nlu, next((kb.root / n for n in SENTIMENT_FILES if (kb.root / n).exists()), None)
+
+
+def uses_generic_nlu(kb: KnowledgeBase) -> bool:
+    """True when the store has no NLU data of its own and gets the generic NLU."""
+    return own_sources(kb)[0] is None
+
+
+def find_sources(kb: KnowledgeBase) -> tuple[Path | None, Path | None]:
+    """The NLU file and sentiment file the store's model trains on: its own, else the generic ones (a store's own
+    sentiment file is kept with the generic intents)."""
+    nlu, sentiment = own_sources(kb)
+    if nlu is not None:
+        return nlu, sentiment
+    generic = next(GENERIC_NLU_DIR / n for n in NLU_FILES if (GENERIC_NLU_DIR / n).exists())
+    return generic, sentiment or next((GENERIC_NLU_DIR / n for n in SENTIMENT_FILES
+                                       if (GENERIC_NLU_DIR / n).exists()), None)
 
 
 def load_training_data(kb: KnowledgeBase) -> tuple[list[Example], list[Example], dict[str, Any]]:
     """Intent examples, sentiment examples and entity rules, validated; `DataError` lists every problem."""
     nlu_path, sentiment_path = find_sources(kb)
-    if nlu_path is None:
-        raise DataError([DataIssue(str(kb.root), f"no NLU training data (looked for {', '.join(NLU_FILES)})")])
     data = load_nlu_data(nlu_path)
     sentiment = load_sentiment_data(sentiment_path) if sentiment_path else []
     issues = validate_examples(data.examples, MIN_EXAMPLES) + validate_examples(sentiment, MIN_EXAMPLES)
@@ -56,8 +77,28 @@ def fingerprint(intents: list[Example], sentiment: list[Example], rules: dict[st
     return digest.hexdigest()
 
 
+def model_name(kb: KnowledgeBase) -> str:
+    """The prefix of the store's model folders: its name's slug, or `generic` when it uses the generic NLU."""
+    return GENERIC_NAME if uses_generic_nlu(kb) else slugify(kb.name)
+
+
 def model_folder(cache_dir: Path, kb: KnowledgeBase, data_fingerprint: str) -> Path:
-    return Path(cache_dir) / "nlu" / f"{slugify(kb.name)}-{data_fingerprint[:12]}"
+    return Path(cache_dir) / "nlu" / f"{model_name(kb)}-{data_fingerprint[:12]}"
+
+
+def _same_model(cache_dir: Path, data_fingerprint: str, folder: Path) -> Path | None:
+    """An intact model trained on exactly this data under another name (the demo's model is the generic one)."""
+    from bot.nlu.model import ModelIntegrityError, verify_model
+
+    for other in sorted((Path(cache_dir) / "nlu").glob(f"*-{data_fingerprint[:12]}/metadata.json")):
+        if other.parent == folder:
+            continue
+        try:
+            if verify_model(other.parent).get("data_fingerprint") == data_fingerprint:
+                return other.parent
+        except (ModelIntegrityError, OSError, ValueError):
+            continue
+    return None
 
 
 def train_store_nlu(kb: KnowledgeBase, cache_dir: Path, config: TrainConfig | None = None, force: bool = False,
@@ -77,6 +118,12 @@ def train_store_nlu(kb: KnowledgeBase, cache_dir: Path, config: TrainConfig | No
             return folder, verify_model(folder), False
         except ModelIntegrityError as exc:
             log.warning("%s: training it again", exc)
+    same = _same_model(cache_dir, data_fingerprint, folder)
+    if same is not None and not force:   # a copy, so each name's folder stands alone (and is sealed as it was)
+        log.info("reusing %s (trained on the same data) as %s", same.name, folder.name)
+        with atomic_folder(folder) as staging:
+            shutil.copytree(same, staging, dirs_exist_ok=True)
+        return folder, verify_model(folder), False
     with atomic_folder(folder) as staging:
         metadata = train_nlu(intents, sentiment, packaged_minilm_path(), staging, config, progress,
                              {"data_fingerprint": data_fingerprint, "encoder": encoder_id, "rules": rules,
@@ -87,7 +134,7 @@ def train_store_nlu(kb: KnowledgeBase, cache_dir: Path, config: TrainConfig | No
 
 def latest_model(kb: KnowledgeBase, cache_dir: Path) -> Path | None:
     """The store's most recently trained model folder, if any."""
-    candidates = sorted((Path(cache_dir) / "nlu").glob(f"{slugify(kb.name)}-*/metadata.json"),
+    candidates = sorted((Path(cache_dir) / "nlu").glob(f"{model_name(kb)}-*/metadata.json"),
                         key=lambda p: p.stat().st_mtime)
     return candidates[-1].parent if candidates else None
 

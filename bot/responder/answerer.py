@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.responder.product_answer import product_answer
 from bot.responder.prompt import ReplyRequest, Source, product_source
 from bot.responder.responder import ReplyStream, Responder, fixed_reply
 from retrieval.documents import Product, SearchHit
@@ -66,13 +67,21 @@ class Answerer:
         return product_source(product) if product is not None else hit_source(hit)
 
     def answer(self, question: str, history: list[tuple[str, str]] | None = None,
-               extra_sources: list[Source] | None = None, hits: list[SearchHit] | None = None) -> ReplyStream:
+               extra_sources: list[Source] | None = None, hits: list[SearchHit] | None = None,
+               fallback: str | None = None) -> ReplyStream:
         """Stream a grounded reply; `reply` on the stream carries the cited source ids once it is done.
 
-        `hits` are the results of `search(question)` when the caller already has them (no second search).
+        `hits` are the results of `search(question)` when the caller already has them (no second search);
+        `fallback` is said instead of the best source's own words when the responder quotes (or no generated
+        sentence passes the guard): a product's readable answer (`bot.responder.product_answer`).
         """
         extra = extra_sources or []
         sources = extra + [s for s in self.sources_for(question, hits) if s.id not in {e.id for e in extra}]
         if not sources:
             return fixed_reply(NOT_SURE)
-        return self.responder.stream(ReplyRequest(question, sources, history or [], self.store_name))
+        best = self.catalog(sources[0].id.split(":", 1)[1]) \
+            if fallback is None and self.catalog is not None and sources[0].id.startswith("product:") else None
+        if best is not None:   # a product is the best source: its readable answer, never its fields quoted
+            fallback = product_answer(question, best)
+        return self.responder.stream(ReplyRequest(question, sources, history or [], self.store_name,
+                                                  fallback=fallback))

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from bot.generation.base import Message, Prompt, PromptFormat
 from retrieval.documents import Product
+from retrieval.money import money
 
 MAX_SHOPPER_CHARS = 600
 INSTRUCTIONS = ("You are the customer-service assistant of {store}. Answer the customer's last message in one to "
@@ -97,7 +98,7 @@ class PromptBuilder:
 
 def product_source(product: Product) -> Source:
     """A product's facts for a prompt: brand, category, price, stock, rating, every simple attribute, description."""
-    facts = [f"{product.brand} {product.category}".strip(), f"price ${product.price:.2f}",
+    facts = [f"{product.brand} {product.category}".strip(), f"price {money(product.price, product.currency)}",
              product.availability]
     if product.rating is not None:
         facts.append(f"rated {product.rating:g}/5")

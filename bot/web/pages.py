@@ -14,6 +14,18 @@ from retrieval.loaders import KnowledgeBase
 
 HERE = Path(__file__).resolve().parent
 PRODUCT_PATH = "/products/"
+PLACEHOLDER = "/widget/placeholder.svg"   # shown for a product with no image, or one whose image fails to load
+# an image that fails to load shows the placeholder (never a broken-image icon or alt text)
+ON_ERROR = f"this.onerror=null;this.src='{PLACEHOLDER}'"
+# prices are written as "129.00 EUR" and formatted by the browser in the store's currency (Intl.NumberFormat)
+PRICE_SCRIPT = """<script>
+document.querySelectorAll("[data-currency]").forEach(function (node) {
+  try {
+    node.textContent = new Intl.NumberFormat(document.documentElement.lang || undefined,
+      {style: "currency", currency: node.dataset.currency}).format(Number(node.dataset.amount));
+  } catch (e) { /* an unknown currency keeps "129.00 XYZ" */ }
+});
+</script>"""
 
 
 def product_path(product: Product) -> str:
@@ -23,8 +35,16 @@ def product_path(product: Product) -> str:
 
 
 def _image(product: Product) -> str:
-    return "/" + product.image.lstrip("/") if product.image and not product.image.startswith("http") \
-        else escape(product.image or "")
+    """The product's image URL, or the placeholder when it has none."""
+    if not product.image:
+        return PLACEHOLDER
+    return "/" + escape(product.image.lstrip("/")) if not product.image.startswith("http") else escape(product.image)
+
+
+def _price(product: Product) -> str:
+    """The price as a node the page script formats in the product's currency ("129.00 EUR" until then)."""
+    currency = escape((product.currency or "USD").upper())
+    return f'data-amount="{product.price:.2f}" data-currency="{currency}">{product.price:,.2f} {currency}'
 
 
 def _widget_tag(kb: KnowledgeBase, token: str) -> str:
@@ -37,9 +57,9 @@ def storefront_html(kb: KnowledgeBase, token: str = "") -> str:
     cards = []
     for product in kb.products:
         cards.append(f'<div class="product" data-id="{escape(product.id)}"><a href="{escape(product_path(product))}">'
-                     f'<img src="{_image(product)}" alt="" loading="lazy"><div class="title">{escape(product.title)}'
-                     f'</div></a><div class="brand">{escape(product.brand or "")}'
-                     f'</div><div class="price">${product.price:.2f}</div></div>')
+                     f'<img src="{_image(product)}" alt="" loading="lazy" onerror="{ON_ERROR}"><div class="title">'
+                     f'{escape(product.title)}</div></a><div class="brand">{escape(product.brand or "")}'
+                     f'</div><div class="price" {_price(product)}</div></div>')
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(kb.name)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -54,6 +74,7 @@ main{{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap
 </style></head>
 <body><header><h1>{escape(kb.name)}</h1><div>{len(kb.products)} products. Questions? Chat with us (bottom right).</div></header>
 <main>{"".join(cards)}</main>
+{PRICE_SCRIPT}
 {_widget_tag(kb, token)}
 </body></html>"""
 
@@ -75,11 +96,12 @@ article img{{width:320px;max-width:100%;height:280px;object-fit:contain;backgrou
 #add-to-cart{{background:#1f6f50;color:#fff;border:0;border-radius:8px;padding:10px 18px;font:inherit;cursor:pointer}}
 </style></head>
 <body data-product="{escape(product.id)}"><header><a href="/">{escape(kb.name)}</a></header>
-<article><img src="{_image(product)}" alt="">
+<article><img src="{_image(product)}" alt="" onerror="{ON_ERROR}">
 <div><h1 class="title">{escape(product.title)}</h1><div class="facts">{" &middot; ".join(f for f in facts if f)}</div>
-<p class="price">${product.price:.2f}</p><p>{escape(product.description)}</p>
+<p class="price" {_price(product)}</p><p>{escape(product.description)}</p>
 <button id="add-to-cart" type="button">Add to cart</button> <span id="cart-status" aria-live="polite"></span></div>
 </article>
+{PRICE_SCRIPT}
 {_widget_tag(kb, token)}
 <script>
 document.addEventListener("DOMContentLoaded", function () {{
@@ -95,8 +117,8 @@ document.addEventListener("DOMContentLoaded", function () {{
 
 
 def add_routes(app: web.Application, kb: KnowledgeBase, token: str = "") -> None:
-    """`/` (storefront), `/products/...` (a page per product), `/widget.js`, `/agent` and the store's images under
-    `/images/`."""
+    """`/` (storefront), `/products/...` (a page per product), `/widget.js`, `/agent`, the placeholder image
+    (`/widget/placeholder.svg`) and the store's images under `/images/`."""
     page = storefront_html(kb, token)
     products = {product_path(p)[len(PRODUCT_PATH):]: p for p in kb.products}
     products.update({p.id: p for p in kb.products if p.id not in products})
@@ -117,10 +139,16 @@ def add_routes(app: web.Application, kb: KnowledgeBase, token: str = "") -> None
     async def agent(request: web.Request) -> web.FileResponse:
         return web.FileResponse(HERE / "agent.html")
 
+    async def placeholder(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(HERE / "placeholder.svg", headers={
+            "Content-Type": "image/svg+xml", "Cache-Control": "public, max-age=86400",
+            "Access-Control-Allow-Origin": "*"})
+
     app.router.add_get("/", storefront)
     app.router.add_get(PRODUCT_PATH + "{key}", product_page)
     app.router.add_get("/widget.js", widget)
     app.router.add_get("/agent", agent)
+    app.router.add_get(PLACEHOLDER, placeholder)
     images = kb.root / "images"
     if images.is_dir():
         app.router.add_static("/images/", images, follow_symlinks=False)

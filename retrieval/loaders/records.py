@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,10 +17,12 @@ from retrieval.loaders.errors import DataError, DataIssue
 Record = tuple[int, dict[str, Any]]
 
 
-def read_records(path: Path, list_keys: tuple[str, ...] = ()) -> list[Record]:
+def read_records(path: Path, list_keys: tuple[str, ...] = (), bad_rows: list[DataIssue] | None = None) -> list[Record]:
     """Return `(line, record)` pairs from a .json, .jsonl, .csv, .yml or .yaml file.
 
-    A JSON or YAML file may hold a list, or a mapping whose first key among `list_keys` holds the list.
+    A JSON or YAML file may hold a list, or a mapping whose first key among `list_keys` holds the list. CSV rows
+    with the wrong number of fields raise `DataError` (all of them listed), or, given a `bad_rows` list, are left
+    out and reported there.
     """
     suffix = path.suffix.lower()
     if not path.is_file():
@@ -30,7 +33,7 @@ def read_records(path: Path, list_keys: tuple[str, ...] = ()) -> list[Record]:
     if suffix == ".json":
         return _json_records(path, text, list_keys)
     if suffix == ".csv":
-        return list(_csv_records(path, text))
+        return _csv_records(path, text, bad_rows)
     if suffix in (".yml", ".yaml"):
         return _yaml_records(path, text, list_keys)
     raise DataError([DataIssue(str(path), f"unsupported file type '{suffix}' (use .json, .jsonl, .csv, .yml)")])
@@ -74,7 +77,7 @@ def _json_records(path: Path, text: str, list_keys: tuple[str, ...]) -> list[Rec
               if not isinstance(item, dict)]
     if issues:
         raise DataError(issues)
-    return list(zip(lines, items))
+    return list(zip(lines, items, strict=True))
 
 
 def _json_item_lines(text: str, data: Any, list_keys: tuple[str, ...]) -> list[int]:
@@ -106,26 +109,44 @@ def _pick_list(path: Path, data: Any, list_keys: tuple[str, ...]) -> list[Any]:
     raise DataError([DataIssue(str(path), f"expected a list of records (or a mapping with {wanted})", 1)])
 
 
-def _csv_records(path: Path, text: str) -> Iterator[Record]:
-    reader = csv.DictReader(text.splitlines(keepends=True), strict=True)
-    if not reader.fieldnames:
+def _csv_records(path: Path, text: str, bad_rows: list[DataIssue] | None = None) -> list[Record]:
+    # newline="" keeps line breaks inside quoted cells, and a title holding U+2028 or U+0085 stays on its line.
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise DataError([DataIssue(str(path), f"invalid CSV: {exc}", 1)]) from None
+    if not fieldnames:
         raise DataError([DataIssue(str(path), "empty CSV file (no header row)", 1)])
-    records = []
+    records: list[Record] = []
+    issues: list[DataIssue] = []
     try:
         line = reader.line_num + 1
         for row in reader:
             if None in row:
-                raise DataError([DataIssue(str(path), f"row has {len(reader.fieldnames) + len(row[None])} fields, "
-                                                      f"the header has {len(reader.fieldnames)}", line)])
-            if any(v is None for v in row.values()):
+                issues.append(DataIssue(str(path), f"row has {len(fieldnames) + len(row[None])} fields, "
+                                                   f"the header has {len(fieldnames)}", line))
+            elif any(v is None for v in row.values()):
                 missing = [k for k, v in row.items() if v is None]
-                raise DataError([DataIssue(str(path), "row has fewer fields than the header", line, missing[0])])
-            if any((v or "").strip() for v in row.values()):
+                issues.append(DataIssue(str(path), "row has fewer fields than the header", line, missing[0]))
+            elif any((v or "").strip() for v in row.values()):
                 records.append((line, {k.strip(): v for k, v in row.items()}))
             line = reader.line_num + 1
     except csv.Error as exc:
-        raise DataError([DataIssue(str(path), f"invalid CSV: {exc}", reader.line_num)]) from None
-    yield from records
+        raise DataError([*issues, DataIssue(str(path), f"invalid CSV: {exc}", reader.line_num)]) from None
+    if issues and bad_rows is None:
+        raise DataError(issues)
+    if bad_rows is not None:
+        bad_rows += issues
+    return records
+
+
+def _delimiter(text: str) -> str:
+    """"," unless the header row is split by ";" (spreadsheets in countries with a decimal comma) or tabs."""
+    header = text.split("\n", 1)[0]
+    counts = {mark: header.count(mark) for mark in (",", ";", "\t")}
+    best = max(counts, key=lambda mark: counts[mark])
+    return best if counts[best] > counts[","] else ","
 
 
 class _LineLoader(yaml.SafeLoader):

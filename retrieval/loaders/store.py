@@ -1,8 +1,8 @@
 """Load a whole store (catalog, FAQ, policies, categories, shopping history) from a knowledge-base folder.
 
 A folder holds any of `catalog.{jsonl,json,csv}`, `faq.{csv,yml,yaml,json}`, `policies/` and
-`categories.yml`, an optional `history.{csv,jsonl}` (shoppers' views, clicks, carts and purchases), plus an
-optional `store.yml` whose `sources:` section points elsewhere::
+`categories.yml`, an optional `history.{csv,jsonl}` (shoppers' views, clicks, carts and purchases), an optional
+`reviews.{jsonl,csv}` (product reviews), plus an optional `store.yml` whose `sources:` section points elsewhere::
 
     name: My Store
     sources:
@@ -10,9 +10,12 @@ optional `store.yml` whose `sources:` section points elsewhere::
       faq: help/faq.yml
       policies: legal/
       history: exports/events.csv
+      reviews: exports/reviews.jsonl
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,15 +24,17 @@ from typing import Any
 
 from retrieval.documents import FaqEntry, Passage, PassageKind, PolicySection, Product, faq_passage, policy_passage, product_passage
 from retrieval.loaders.catalog import CatalogMapping, load_catalog
-from retrieval.loaders.errors import DataError, DataIssue
+from retrieval.loaders.errors import DataError, DataIssue, LoadReport
 from retrieval.loaders.faq import load_faq
 from retrieval.loaders.history import HistoryEvent, load_history
 from retrieval.loaders.policies import load_policies
 from retrieval.loaders.records import load_yaml_with_lines, strip_line_markers
+from retrieval.loaders.reviews import Review, load_reviews
 
 CATALOG_NAMES = ("catalog.jsonl", "catalog.json", "catalog.csv")
 FAQ_NAMES = ("faq.csv", "faq.yml", "faq.yaml", "faq.json")
 HISTORY_NAMES = ("history.csv", "history.jsonl")
+REVIEWS_NAMES = ("reviews.jsonl", "reviews.csv")
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class KnowledgeBase:
     categories: dict[str, Category] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     history: list[HistoryEvent] = field(default_factory=list, repr=False)  # by shopper, then time; may be empty
+    reviews: list[Review] = field(default_factory=list, repr=False)  # in file order; empty when the store has none
+    load_report: LoadReport = field(default_factory=LoadReport, repr=False)  # rows skipped (skip_bad_rows), ids made
 
     def passages(self, kinds: tuple[PassageKind, ...] | None = None) -> list[Passage]:
         """All retrievable passages, FAQ first, then policies, then products."""
@@ -70,12 +77,35 @@ class KnowledgeBase:
         return self._products_by_id.get(product_id)
 
     @cached_property
+    def currency(self) -> str:
+        """The store's currency: `currency` in store.yml, else its products' most common one, else USD."""
+        stated = str(self.facts.get("currency") or "").strip().upper()
+        if stated:
+            return stated
+        counts = Counter(p.currency for p in self.products if p.currency)
+        return counts.most_common(1)[0][0] if counts else "USD"
+
+    @cached_property
     def _products_by_id(self) -> dict[str, Product]:
         return {p.id: p for p in self.products}
 
+    def reviews_for(self, product_id: str) -> list[Review]:
+        """The reviews of one product, in file order (empty when it has none)."""
+        return list(self._reviews_by_product.get(product_id, ()))
 
-def load_knowledge_base(root: Path) -> KnowledgeBase:
-    """Load and validate a store folder; raises `DataError` listing every problem, and loads nothing then."""
+    @cached_property
+    def _reviews_by_product(self) -> dict[str, list[Review]]:
+        grouped: dict[str, list[Review]] = {}
+        for review in self.reviews:
+            grouped.setdefault(review.product_id, []).append(review)
+        return grouped
+
+
+def load_knowledge_base(root: Path, skip_bad_rows: bool | None = None) -> KnowledgeBase:
+    """Load and validate a store folder; raises `DataError` listing every problem, and loads nothing then.
+
+    With `skip_bad_rows` (default: `skip_bad_rows: true` in store.yml), bad catalog and FAQ rows are left out
+    and listed in `KnowledgeBase.load_report` instead; problems with a file as a whole still raise."""
     root = Path(root)
     if not root.is_dir():
         raise DataError([DataIssue(str(root), "knowledge-base folder not found")])
@@ -83,6 +113,9 @@ def load_knowledge_base(root: Path) -> KnowledgeBase:
     sources = strip_line_markers(facts.get("sources")) or {}
     if not isinstance(sources, dict):
         raise DataError([DataIssue(str(root / "store.yml"), "'sources' must be a mapping", None, "sources")])
+    if skip_bad_rows is None:
+        skip_bad_rows = bool(facts.get("skip_bad_rows"))
+    report = LoadReport(skip_rows=skip_bad_rows)
 
     problems: list[DataIssue] = []
     products: list[Product] = []
@@ -93,11 +126,11 @@ def load_knowledge_base(root: Path) -> KnowledgeBase:
     catalog_path = _source_path(root, catalog_spec, CATALOG_NAMES)
     if catalog_path is not None:
         mapping = CatalogMapping.from_config(catalog_spec if isinstance(catalog_spec, dict) else None)
-        products = _collect(problems, load_catalog, catalog_path, mapping) or []
+        products = _collect(problems, load_catalog, catalog_path, mapping, report) or []
     catalog_ok = not problems
     faq_path = _source_path(root, sources.get("faq"), FAQ_NAMES)
     if faq_path is not None:
-        faq = _collect(problems, load_faq, faq_path) or []
+        faq = _collect(problems, load_faq, faq_path, report) or []
     policies_path = _source_path(root, sources.get("policies"), ("policies",))
     if policies_path is not None:
         policies = _collect(problems, load_policies, policies_path) or []
@@ -108,6 +141,13 @@ def load_knowledge_base(root: Path) -> KnowledgeBase:
     elif history_path is not None:
         known = {p.id for p in products} if catalog_ok else None  # a broken catalog is reported on its own
         history = _collect(problems, load_history, history_path, known) or []
+    reviews: list[Review] = []
+    reviews_path = _source_path(root, sources.get("reviews"), REVIEWS_NAMES)
+    if reviews_path is not None and catalog_path is None:
+        problems.append(DataIssue(str(reviews_path), "reviews need a catalog (their product ids)"))
+    elif reviews_path is not None:
+        known = {p.id for p in products} if catalog_ok else None  # a broken catalog is reported on its own
+        reviews = _collect(problems, load_reviews, reviews_path, known) or []
     categories_path = root / "categories.yml"
     if categories_path.is_file():
         categories = _collect(problems, _load_categories, categories_path) or {}
@@ -119,7 +159,8 @@ def load_knowledge_base(root: Path) -> KnowledgeBase:
     for product in products:  # categories named only in the catalog still exist, with no complements
         categories.setdefault(product.category, Category(product.category))
     return KnowledgeBase(root=root, name=str(facts.get("name") or root.name), products=products, faq=faq,
-                         policies=policies, categories=categories, facts=strip_line_markers(facts), history=history)
+                         policies=policies, categories=categories, facts=strip_line_markers(facts), history=history,
+                         reviews=reviews, load_report=report)
 
 
 def _collect(problems: list[DataIssue], loader: Any, *args: Any) -> Any:

@@ -209,7 +209,8 @@ def train_sequential(sequences: Mapping[Any, Sequence[int]], n_items: int,
     `item_vectors` (one row per item 1..n_items, e.g. the catalog's text embeddings) initialise the item table;
     `after_epoch(epoch, model)` is called after each epoch (to follow a dev metric)."""
     import torch
-    from tqdm.auto import tqdm
+
+    from retrieval.progress import progress_bar
 
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
@@ -277,8 +278,8 @@ def train_sequential(sequences: Mapping[Any, Sequence[int]], n_items: int,
         batches = [by_length[i:i + config.batch_size] for i in range(0, len(by_length), config.batch_size)]
         rng.shuffle(batches)
         total, done = 0.0, 0
-        bar = tqdm(range(steps), desc=f"Training recommender, epoch {epoch + 1}/{config.epochs}", unit="step",
-                   disable=not progress, leave=False)
+        bar = progress_bar(range(steps), desc=f"Training recommender, epoch {epoch + 1}/{config.epochs}",
+                           unit="step", show=progress, leave=False)
         for step in bar:
             batch = torch.from_numpy(batches[step])
             width = int(lengths[batches[step]].max())

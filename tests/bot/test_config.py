@@ -49,6 +49,7 @@ OLDER_NAMES = {
     "SHOPBOT_PORT": ("server.port", "8080", 8080),
     "SHOPBOT_AUTH_TOKEN": ("server.auth_token", "t0ken", "t0ken"),
     "SHOPBOT_AGENT_TOKEN": ("server.agent_token", "agent", "agent"),
+    "SHOPBOT_ADMIN_TOKEN": ("server.admin_token", "admin-token-0123456789", "admin-token-0123456789"),
     "SHOPBOT_SESSION_KEY": ("server.session_key", "k" * 32, "k" * 32),
     "SHOPBOT_TELEGRAM_TOKEN": ("server.telegram.token", "123:abc", "123:abc"),
     "SHOPBOT_TELEGRAM_SECRET": ("server.telegram.secret_token", "s3cret", "s3cret"),

@@ -21,7 +21,7 @@ from tests.support import POSTGRES_URL, REDIS_URL, free_port, serve_env, start_s
 
 AGENT_TOKEN = "replica-agent-key"
 START_DEADLINE_S = 420.0   # a first run on a cold cache builds the demo index
-INDEX_READY = re.compile(r"; index (loaded|built) in ")
+INDEX_READY = re.compile(r"(; index (loaded|built) in |Started index in )")
 
 
 @contextmanager

@@ -29,7 +29,7 @@ QUERIES = [
     "lightweight tent for two people",
     "something similar to the Tern Road Runner 3",
     "kids hiking shoes",
-    "gift for a climber",
+    "gift for a hiker",
     "waterproof hiking boots for women",
 ]
 FOLLOW_UPS = [("hiking boots", "cheaper?"), ("running shoes", "in black?"), ("rain jacket", "any from Kestrel?")]
@@ -52,7 +52,7 @@ def settings_file(tmp_path_factory: pytest.TempPathFactory, demo_cache_dir: Path
     cache holds no tuned model, and tuning takes about 100 s on 2 cores."""
     return write(tmp_path_factory.mktemp("search-settings") / "shopbot.yml",
                  f"cache_dir: {demo_cache_dir}\nfinetune: {{enabled: false}}\n"
-                 "retrieval: {rrf_k: 5, candidates: 8}\n")
+                 "retrieval: {rrf_k: 1, candidates: 4}\n")
 
 
 @pytest.fixture(scope="module")

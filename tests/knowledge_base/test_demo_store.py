@@ -142,14 +142,14 @@ def test_orders_cover_every_status_with_consistent_dates() -> None:
 
 
 def test_generator_reproduces_committed_files(tmp_path: Path) -> None:
-    """The committed catalog and orders are exactly what scripts/build_demo_store.py writes."""
+    """The committed catalog, orders, history and reviews are exactly what scripts/build_demo_store.py writes."""
     import subprocess
     import sys
 
     script = DEMO_KB.parents[1] / "scripts" / "build_demo_store.py"
     result = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    for name in ("catalog.jsonl", "orders.json", "categories.yml", "history.csv"):
+    for name in ("catalog.jsonl", "orders.json", "categories.yml", "history.csv", "reviews.jsonl"):
         assert (tmp_path / name).read_bytes() == (DEMO_KB / name).read_bytes(), name
 
 

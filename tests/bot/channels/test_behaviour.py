@@ -248,8 +248,9 @@ def test_the_widget_config_says_the_consent_mode_and_the_nudges(serve) -> None:
             return default, chosen
 
     default, chosen = run(scenario())
-    assert default == {"behaviour": {"consent": "opt_in", "words": "use what you browse here to suggest products"},
-                       "nudges": None}
+    assert {k: default[k] for k in ("behaviour", "nudges")} == {
+        "behaviour": {"consent": "opt_in", "words": "use what you browse here to suggest products"}, "nudges": None}
+    assert set(default) == {"behaviour", "nudges", "store", "greeting"}   # the greeting: tests/bot/channels/test_widget_server.py
     assert chosen["behaviour"]["consent"] == "notice" and chosen["nudges"] == {"after_seconds": 12}
 
 

@@ -27,29 +27,31 @@ WEIGHTS, SPEC = "sequential.pt", "sequential.json"
 
 @dataclass(frozen=True)
 class SequentialConfig:
-    """Model size and training; the defaults were chosen on Amazon Games' dev split."""
+    """Model size and training; the defaults were chosen on Amazon Games' dev split (full dev, quiet 2 cores:
+    dropout 0.3 -> 0.5 -> 0.6 gave HR@10 0.688 -> 0.718 -> 0.728 with the popularity bias; 60 epochs, about 6.5 s
+    each, the learning rate decayed to zero on a cosine)."""
 
     dim: int = 64
     layers: int = 2
     heads: int = 2
     max_length: int = 50
-    dropout: float = 0.3
+    dropout: float = 0.6
     ffn_dim: int = 0        # the feed-forward width; 0: twice dim
     loss: str = "ce"        # "ce": softmax over the true item and the negatives; "bce": binary, per negative
     negatives: int = 1024   # sampled items each position's true next item is scored against (shared per batch);
                             # 0 scores it against every item (full softmax)
     batch_size: int = 128
-    epochs: int = 20
+    epochs: int = 60
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
     item_l2: float = 0.0
     padding_mask: bool = True
-    item_bias: str = "none"   # "none" | "zero" | "popularity": a learnt per-item score offset, started at log(count+1)
+    item_bias: str = "popularity"   # "none" | "zero" | "popularity": a learnt per-item score offset, started at log(count+1)
     input_replace: float = 0.0  # chance an input item is swapped for a random one while training
     future_targets: int = 1     # each position also learns the items up to this many steps after it
     future_weight: float = 1.0  # the weight of the item j steps later: future_weight ** (j - 1)
     warmup_epochs: float = 0.0
-    decay: str = "none"     # "none" | "linear" | "cosine" to zero over the epochs
+    decay: str = "cosine"   # "none" | "linear" | "cosine" to zero over the epochs
     time_budget_s: float | None = None  # stop training when it is spent (the learning rate decays to reach zero
                                         # by then, or by the last epoch, whichever comes first)
     seed: int = 7

@@ -98,7 +98,8 @@ def test_the_sequential_model_learns_what_follows_what() -> None:
     starts = [rng.randrange(50) for _ in range(300)]
     train = {u: [(s + k) % 50 + 1 for k in range(8)] for u, s in enumerate(starts)}
     model = train_sequential(train, 50, SequentialConfig(dim=32, epochs=15, negatives=20, batch_size=32,
-                                                         max_length=10, dropout=0.1))
+                                                         max_length=10, dropout=0.1, decay="none",
+                                                         item_bias="none"))
     assert model.metadata["losses"][-1] < model.metadata["losses"][0] / 3
     histories, cases = {}, []
     for user in range(40):

@@ -13,6 +13,7 @@ one a plain `shopbot train` would), the other steps in threads of this one. Each
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import subprocess
@@ -122,6 +123,7 @@ class Startup:
     def run(self) -> None:
         try:
             kb = self._step("knowledge base", self._load_kb)
+            import_libraries()
             pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="shopbot-start")
             nlu: Future = pool.submit(self._step, "nlu", lambda: self._nlu(kb))
             knowledge: Future = pool.submit(self._step, "index", lambda: self._index(kb, nlu))
@@ -261,6 +263,22 @@ class Startup:
         warm_up(bot)
         step.detail = ""
         return bot
+
+
+LIBRARIES = ("torch", "transformers", "transformers.modeling_utils", "sentence_transformers", "peft", "faiss",
+             "bot.app", "bot.nlu.pipeline", "retrieval.index", "retrieval.products", "retrieval.store")
+
+
+def import_libraries() -> None:
+    """Import what the parallel steps use, in one thread, before they start: two threads importing the same package
+    tree at once can be handed a partly initialised module (CI saw accelerate's `cannot import name
+    'AcceleratorState' from partially initialized module` when the index and responder steps both reached
+    transformers' PEFT integration). A library not installed is left to the step that needs it to report."""
+    for name in LIBRARIES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
 
 
 def first_failure_or_all(futures: list[Future]) -> list[Future]:

@@ -75,6 +75,14 @@ def asked_product(tracker: Tracker, recommender: Any) -> Any:
     return product
 
 
+def ask_which(dispatcher: CollectingDispatcher, recommender: Any, shown: list[str], intent: str, text: str) -> None:
+    """"Which one?" with a button for each of the first four products shown, each sending `intent` with it."""
+    kb = recommender.search.kb
+    dispatcher.utter_message(text=text, buttons=[{"title": kb.product(i).title,
+                                                  "payload": f'/{intent}{{"product": "{i}"}}'}
+                                                 for i in shown[:4] if kb.product(i)])
+
+
 class ActionProductDetails(Action):
     """Price, stock, rating and colours of the product the shopper names, or of the last one shown."""
 
@@ -88,10 +96,8 @@ class ActionProductDetails(Action):
         if product is None:
             shown = (tracker.get_slot("product_state") or {}).get("shown") or []
             if len(shown) > 1:
-                dispatcher.utter_message(text="Which one do you mean? Tap a product or tell me its name.",
-                                         buttons=[{"title": recommender.search.kb.product(i).title,
-                                                   "payload": f'/product_question{{"product": "{i}"}}'}
-                                                  for i in shown[:4] if recommender.search.kb.product(i)])
+                ask_which(dispatcher, recommender, shown, "product_question",
+                          "Which one do you mean? Tap a product or tell me its name.")
                 return []
             dispatcher.utter_message(text="Which product do you mean? Tell me its name and I'll look it up.")
             return []

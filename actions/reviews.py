@@ -21,7 +21,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.products import asked_product, latest_text
+from actions.products import ask_which, asked_product, latest_text
 from actions.services import action_settings, get_recommender
 from retrieval.reviews.analysis import analyse_reviews, cached_analysis
 from retrieval.reviews.answers import question_focus, render_answer
@@ -88,10 +88,8 @@ class ActionReviewInsights(Action):
             product = recommender.search.kb.product(str(shown[0]))
         if product is None:
             if len(shown) > 1:
-                dispatcher.utter_message(text="Which product's reviews would you like? Tap one or tell me its name.",
-                                         buttons=[{"title": recommender.search.kb.product(i).title,
-                                                   "payload": f'/product_reviews{{"product": "{i}"}}'}
-                                                  for i in shown[:4] if recommender.search.kb.product(i)])
+                ask_which(dispatcher, recommender, shown, "product_reviews",
+                          "Which product's reviews would you like? Tap one or tell me its name.")
                 return []
             dispatcher.utter_message(text="Which product do you mean? Tell me its name and I'll see what reviewers "
                                           "say.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from actions.settings import ActionSettings, SharedDialogueSettings, SharedServerSettings
@@ -116,6 +116,9 @@ class WhatsAppSettings(BaseModel):
     api_base: str = Field("https://graph.facebook.com/v21.0", **doc("the Graph API"))
 
 
+SECRET_LENGTHS = {"session_key": 32, "admin_token": 16}   # the shortest secret each setting takes
+
+
 class ServerSettings(SharedServerSettings):
     """The HTTP server: where it listens, who may talk to it, and how much (`public_url`: `SharedServerSettings`)."""
 
@@ -150,18 +153,13 @@ class ServerSettings(SharedServerSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
 
-    @field_validator("session_key")
+    @field_validator("session_key", "admin_token")
     @classmethod
-    def _long_session_key(cls, value: str) -> str:
-        if value and len(value) < 32:
-            raise ValueError("session_key must be at least 32 characters (e.g. `openssl rand -hex 32`)")
-        return value
-
-    @field_validator("admin_token")
-    @classmethod
-    def _long_admin_token(cls, value: str) -> str:
-        if value and len(value) < 16:
-            raise ValueError("admin_token must be at least 16 characters (e.g. `openssl rand -hex 16`)")
+    def _long_secret(cls, value: str, info: ValidationInfo) -> str:
+        shortest = SECRET_LENGTHS[info.field_name]
+        if value and len(value) < shortest:
+            raise ValueError(f"{info.field_name} must be at least {shortest} characters "
+                             f"(e.g. `openssl rand -hex {shortest}`)")
         return value
 
 

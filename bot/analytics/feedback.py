@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from bot.channels.guard import ChannelGuard
+from bot.channels.guard import ChannelGuard, ClientRefused
 from bot.engine import Engine
 
 CSAT = "csat"
@@ -23,26 +23,18 @@ FIELDS = frozenset({"type", "rating"})
 WINDOW = "/feedback"   # a sender's ratings are counted apart from its messages
 
 
-class FeedbackRefused(Exception):
-    """A rating that is not kept: `code` and `detail` for the client, `status` for HTTP."""
-
-    def __init__(self, code: str, detail: str, status: int = 400):
-        super().__init__(detail)
-        self.code, self.detail, self.status = code, detail, status
-
-
-def parse_feedback(frame: Any, extra_fields: frozenset[str] = frozenset()) -> str:
-    """The rating (`up` or `down`) of a client's frame or body; `FeedbackRefused` (`invalid_feedback`) naming the
+def parse_feedback(frame: Any) -> str:
+    """The rating (`up` or `down`) of a client's frame or body; `ClientRefused` (`invalid_feedback`) naming the
     field that is wrong."""
     if not isinstance(frame, Mapping):
-        raise FeedbackRefused("invalid_feedback", "a rating must be a JSON object")
+        raise ClientRefused("invalid_feedback", "a rating must be a JSON object")
     unknown = sorted(str(k)[:40].encode("utf-8", "replace").decode() for k in frame
-                     if k not in FIELDS | extra_fields)
+                     if k not in FIELDS)
     if unknown:
-        raise FeedbackRefused("invalid_feedback", f"unknown field {', '.join(unknown)}; a rating has only `rating`")
+        raise ClientRefused("invalid_feedback", f"unknown field {', '.join(unknown)}; a rating has only `rating`")
     rating = frame.get("rating")
     if not isinstance(rating, str) or rating not in RATINGS:
-        raise FeedbackRefused("invalid_feedback", "`rating` must be \"up\" or \"down\"")
+        raise ClientRefused("invalid_feedback", "`rating` must be \"up\" or \"down\"")
     return rating
 
 
@@ -68,7 +60,7 @@ class FeedbackIntake:
     async def admit(self, sender_key: str, ip: str) -> None:
         """One rating against the sender's rating window and the address's window (`rate_limited`)."""
         if not await self.guard.rates.allow(sender_key + WINDOW, ip):
-            raise FeedbackRefused("rate_limited", "too many ratings; wait a moment", 429)
+            raise ClientRefused("rate_limited", "too many ratings; wait a moment", 429)
 
     async def record(self, conversation_id: str, rating: str, channel: str, sender_id: str = "",
                      timestamp: float | None = None) -> dict[str, Any]:
@@ -78,7 +70,7 @@ class FeedbackIntake:
         async with self.engine.locks.hold(conversation_id):
             session = await self.engine.store.load(conversation_id)
             if not has_chat(list(session)):
-                raise FeedbackRefused("nothing_to_rate", "there is no chat to rate yet: send a message first", 409)
+                raise ClientRefused("nothing_to_rate", "there is no chat to rate yet: send a message first", 409)
             event = csat_event(rating, channel, timestamp)
             await self.engine.store.append(conversation_id, [event], channel, sender_id)
         return event

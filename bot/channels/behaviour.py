@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels.greeting import WidgetGreeting, answer_check
-from bot.channels.guard import ChannelGuard, error_response
+from bot.channels.guard import ChannelGuard, ClientRefused, error_response
 from bot.config import NudgeSettings, PrivacySettings
 from bot.dialogue.tracker import DialogueTracker
 from bot.engine import Engine, conversation_tag
@@ -45,14 +45,6 @@ class Recorded:
         return {"type": "event_ack", "name": self.event["name"], "product_id": self.event["product_id"]}
 
 
-class BehaviourRefused(Exception):
-    """An event that is not kept: `code` and `detail` for the client, `status` for HTTP."""
-
-    def __init__(self, code: str, detail: str, status: int = 400):
-        super().__init__(detail)
-        self.code, self.detail, self.status = code, detail, status
-
-
 class BehaviourIntake:
     """Checks and stores behaviour events for every channel that takes them."""
 
@@ -76,17 +68,17 @@ class BehaviourIntake:
                 "nudges": {"after_seconds": self.nudges.after_seconds} if self.nudges.enabled else None}
 
     def parse(self, body: Any) -> dict[str, Any]:
-        """The event a client sent, or `BehaviourRefused` (`invalid_event`)."""
+        """The event a client sent, or `ClientRefused` (`invalid_event`)."""
         try:
             return parse_behaviour(body, self.titles)
         except BehaviourError as exc:
-            raise BehaviourRefused("invalid_event", str(exc)) from None
+            raise ClientRefused("invalid_event", str(exc)) from None
 
     async def admit(self, sender_key: str, ip: str) -> None:
-        """One event against the sender's event window and the address's window (`BehaviourRefused`,
+        """One event against the sender's event window and the address's window (`ClientRefused`,
         `rate_limited`, when either is spent)."""
         if not await self.guard.rates.allow(sender_key + EVENTS_WINDOW, ip):
-            raise BehaviourRefused("rate_limited", "too many events; wait a moment", 429)
+            raise ClientRefused("rate_limited", "too many events; wait a moment", 429)
 
     async def record(self, conversation_id: str, parsed: dict[str, Any], channel: str,
                      sender_id: str = "") -> Recorded:
@@ -95,7 +87,7 @@ class BehaviourIntake:
         async with self.engine.locks.hold(conversation_id):
             events = await self.engine.store.load_all(conversation_id)
             if not allows(self.privacy, BEHAVIOUR, events):
-                raise BehaviourRefused("consent_required", CONSENT_REQUIRED, 403)
+                raise ClientRefused("consent_required", CONSENT_REQUIRED, 403)
             event = behaviour_event(parsed, channel)
             new = [event]
             nudge = self._nudge(conversation_id, event, events, channel)

@@ -24,6 +24,14 @@ class Refusal:
     status: int = 400
 
 
+class ClientRefused(Exception):
+    """A client's event or rating that is not kept: `code` and `detail` for the client, `status` for HTTP."""
+
+    def __init__(self, code: str, detail: str, status: int = 400):
+        super().__init__(detail)
+        self.code, self.detail, self.status = code, detail, status
+
+
 def error_response(code: str, detail: str, status: int = 400) -> web.Response:
     """The HTTP error every channel answers with: `{"type": "error", "code", "detail"}`."""
     return web.json_response({"type": "error", "code": code, "detail": detail}, status=status)

@@ -6,13 +6,14 @@ product_id, dwell_s?}` stores a storefront behaviour event of that sender's conv
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from bot.analytics.feedback import FeedbackIntake, FeedbackRefused, parse_feedback
-from bot.channels.behaviour import BehaviourIntake, BehaviourRefused
-from bot.channels.guard import ChannelGuard, client_ip, error_response, valid_unicode
+from bot.analytics.feedback import FeedbackIntake, parse_feedback
+from bot.channels.behaviour import BehaviourIntake
+from bot.channels.guard import ChannelGuard, ClientRefused, client_ip, error_response, valid_unicode
 from bot.channels.rasa_format import rest_messages
 from bot.channels.turns import run_turn
 from bot.dialogue.errors import StateUnavailable
@@ -33,47 +34,51 @@ class RestChannel:
     async def handle_feedback(self, request: web.Request) -> web.Response:
         """`POST /webhooks/rest/feedback` `{sender, rating}`: `{"type": "feedback_ack", "rating"}`, or an error:
         `invalid_feedback` 400, `nothing_to_rate` 409, `rate_limited` 429, `unavailable` 503."""
-        read = await self._read(request, "invalid_feedback", "`sender` (a string) and `rating` are required")
-        if isinstance(read, web.Response):
-            return read
-        if self.feedback is None:
-            return error_response("not_found", "this server takes no ratings", 404)
-        body, sender = read
-        try:
-            rating = parse_feedback(body, frozenset({"sender"}))
-            if self.engine.draining:
-                return error_response("unavailable", RESTARTING, 503)
-            await self.feedback.admit(f"{CHANNEL}:{sender}", client_ip(request))
-            event = await self.feedback.record(f"{CHANNEL}:{sender}", rating, CHANNEL, sender)
-        except FeedbackRefused as exc:
-            return error_response(exc.code, exc.detail, exc.status)
-        except StateUnavailable:
-            return error_response("unavailable", TRY_AGAIN, 503)
-        return web.json_response(FeedbackIntake.ack(event))
+        feedback = self.feedback
+        return await self._take(request, feedback, "invalid_feedback", "`sender` (a string) and `rating` are required",
+                                "ratings", parse_feedback,
+                                lambda key, rating, sender: feedback.record(key, rating, CHANNEL, sender),
+                                lambda event, sender: FeedbackIntake.ack(event))
 
     async def handle_event(self, request: web.Request) -> web.Response:
         """`POST /webhooks/rest/event`: `{"type": "event_ack", "name", "product_id", "messages": [...]}` (the
         nudge it brought, as REST messages), or an error: `invalid_event` 400, `consent_required` 403,
         `rate_limited` 429, `unavailable` 503."""
-        read = await self._read(request, "invalid_event", "`sender` (a string), `name` and `product_id` are required")
+        behaviour = self.behaviour
+
+        def ack(recorded: Any, sender: str) -> dict[str, Any]:
+            return {**recorded.ack(), "messages": rest_messages(recorded.nudge, sender) if recorded.nudge else []}
+
+        return await self._take(request, behaviour, "invalid_event",
+                                "`sender` (a string), `name` and `product_id` are required", "behaviour events",
+                                lambda body: behaviour.parse(body),
+                                lambda key, parsed, sender: behaviour.record(key, parsed, CHANNEL, sender), ack)
+
+    async def _take(self, request: web.Request, intake: BehaviourIntake | FeedbackIntake | None, code: str,
+                    required: str, what: str, parse: Callable[[dict[str, Any]], Any],
+                    record: Callable[[str, Any, str], Awaitable[Any]],
+                    ack: Callable[[Any, str], dict[str, Any]]) -> web.Response:
+        """One client event or rating: read the body, `parse` it (`sender` taken out), refuse while draining, count
+        it against the sender's and the address's rates, `record` it, answer `ack`; `ClientRefused` and an
+        unavailable store become error responses."""
+        read = await self._read(request, code, required)
         if isinstance(read, web.Response):
             return read
-        if self.behaviour is None:
-            return error_response("not_found", "this server takes no behaviour events", 404)
+        if intake is None:
+            return error_response("not_found", f"this server takes no {what}", 404)
         body, sender = read
         body.pop("sender")
         try:
-            parsed = self.behaviour.parse(body)
+            parsed = parse(body)
             if self.engine.draining:
                 return error_response("unavailable", RESTARTING, 503)
-            await self.behaviour.admit(f"{CHANNEL}:{sender}", client_ip(request))
-            recorded = await self.behaviour.record(f"{CHANNEL}:{sender}", parsed, CHANNEL, sender)
-        except BehaviourRefused as exc:
+            await intake.admit(f"{CHANNEL}:{sender}", client_ip(request))
+            recorded = await record(f"{CHANNEL}:{sender}", parsed, sender)
+        except ClientRefused as exc:
             return error_response(exc.code, exc.detail, exc.status)
         except StateUnavailable:
             return error_response("unavailable", TRY_AGAIN, 503)
-        messages = rest_messages(recorded.nudge, sender) if recorded.nudge is not None else []
-        return web.json_response({**recorded.ack(), "messages": messages})
+        return web.json_response(ack(recorded, sender))
 
     async def _read(self, request: web.Request, code: str, required: str) -> tuple[dict[str, Any], str] | web.Response:
         """The request's JSON object and its `sender` (at most 128 characters), or the error response: the

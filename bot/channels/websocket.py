@@ -18,10 +18,10 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot import metrics
-from bot.analytics.feedback import FeedbackIntake, FeedbackRefused, parse_feedback
-from bot.channels.behaviour import BehaviourIntake, BehaviourRefused
+from bot.analytics.feedback import FeedbackIntake, parse_feedback
+from bot.channels.behaviour import BehaviourIntake
 from bot.channels.connections import ConnectionSlots
-from bot.channels.guard import ChannelGuard, client_ip, error_response, valid_unicode
+from bot.channels.guard import ChannelGuard, ClientRefused, client_ip, error_response, valid_unicode
 from bot.channels.sessions import SessionIds
 from bot.channels.turns import run_turn_or_report
 from bot.dialogue.errors import StateUnavailable
@@ -236,9 +236,9 @@ class WebsocketChannel:
         try:
             rating = parse_feedback(body)
             if self.engine.draining:
-                raise FeedbackRefused("unavailable", RESTARTING)
+                raise ClientRefused("unavailable", RESTARTING)
             await self.feedback.admit(f"{CHANNEL}:{session_id}", client_ip(request))
-        except FeedbackRefused as exc:
+        except ClientRefused as exc:
             await self._error(ws, exc.code, exc.detail, feedback=True)
             return None
         except Exception as exc:  # noqa: BLE001 - the rate store (Redis) is down: say so, keep the socket
@@ -254,7 +254,7 @@ class WebsocketChannel:
             event = await self.feedback.record(f"{CHANNEL}:{session_id}", rating, CHANNEL, session_id)
         except asyncio.CancelledError:
             raise
-        except FeedbackRefused as exc:
+        except ClientRefused as exc:
             await self._error(ws, exc.code, exc.detail, feedback=True)
             return
         except StateUnavailable as exc:
@@ -275,7 +275,7 @@ class WebsocketChannel:
         extra = {"event": name[:40]} if name else {}
         try:
             parsed = self.behaviour.parse(body)
-        except BehaviourRefused as exc:
+        except ClientRefused as exc:
             await self._error(ws, exc.code, exc.detail, **extra)
             return None
         if self.engine.draining:
@@ -283,7 +283,7 @@ class WebsocketChannel:
             return None
         try:
             await self.behaviour.admit(f"{CHANNEL}:{session_id}", client_ip(request))
-        except BehaviourRefused as exc:
+        except ClientRefused as exc:
             await self._error(ws, exc.code, exc.detail, **extra)
             return None
         except Exception as exc:  # noqa: BLE001 - the rate store (Redis) is down: say so, keep the socket
@@ -300,7 +300,7 @@ class WebsocketChannel:
             recorded = await self.behaviour.record(f"{CHANNEL}:{session_id}", parsed, CHANNEL, session_id)
         except asyncio.CancelledError:
             raise
-        except BehaviourRefused as exc:
+        except ClientRefused as exc:
             await self._error(ws, exc.code, exc.detail, **extra)
             return
         except StateUnavailable as exc:

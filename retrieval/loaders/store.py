@@ -134,20 +134,21 @@ def load_knowledge_base(root: Path, skip_bad_rows: bool | None = None) -> Knowle
     policies_path = _source_path(root, sources.get("policies"), ("policies",))
     if policies_path is not None:
         policies = _collect(problems, load_policies, policies_path) or []
-    history: list[HistoryEvent] = []
-    history_path = _source_path(root, sources.get("history"), HISTORY_NAMES)
-    if history_path is not None and catalog_path is None:
-        problems.append(DataIssue(str(history_path), "a shopping history needs a catalog (its product ids)"))
-    elif history_path is not None:
-        known = {p.id for p in products} if catalog_ok else None  # a broken catalog is reported on its own
-        history = _collect(problems, load_history, history_path, known) or []
-    reviews: list[Review] = []
-    reviews_path = _source_path(root, sources.get("reviews"), REVIEWS_NAMES)
-    if reviews_path is not None and catalog_path is None:
-        problems.append(DataIssue(str(reviews_path), "reviews need a catalog (their product ids)"))
-    elif reviews_path is not None:
-        known = {p.id for p in products} if catalog_ok else None  # a broken catalog is reported on its own
-        reviews = _collect(problems, load_reviews, reviews_path, known) or []
+    known = {p.id for p in products} if catalog_ok else None  # a broken catalog is reported on its own
+
+    def about_products(spec: Any, names: tuple[str, ...], loader: Any, no_catalog: str) -> list[Any]:
+        """A file of rows naming catalog products (history, reviews): loaded against the catalog's ids."""
+        path = _source_path(root, spec, names)
+        if path is not None and catalog_path is None:
+            problems.append(DataIssue(str(path), no_catalog))
+        elif path is not None:
+            return _collect(problems, loader, path, known) or []
+        return []
+
+    history: list[HistoryEvent] = about_products(sources.get("history"), HISTORY_NAMES, load_history,
+                                                 "a shopping history needs a catalog (its product ids)")
+    reviews: list[Review] = about_products(sources.get("reviews"), REVIEWS_NAMES, load_reviews,
+                                           "reviews need a catalog (their product ids)")
     categories_path = root / "categories.yml"
     if categories_path.is_file():
         categories = _collect(problems, _load_categories, categories_path) or {}

@@ -55,7 +55,8 @@ def status(url: str) -> int | None:
 
 def write_exports(folder: Path) -> tuple[Path, Path]:
     """A catalog export and an FAQ export as a shop would hand them over (see the module's docstring)."""
-    products = json.loads(DUMMYJSON.read_text(encoding="utf-8"))["products"]
+    loaded = json.loads(DUMMYJSON.read_text(encoding="utf-8"))
+    products = loaded["products"] if isinstance(loaded, dict) else loaded   # the file is the list itself
     catalog = folder / "products_export.csv"
     with catalog.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)

@@ -123,6 +123,8 @@ def detect_mapping(catalog: Path, preset: str = "auto") -> tuple[str | None, dic
 
 def missing_parts(folder: Path, kb: KnowledgeBase | None) -> list[Missing]:
     """What the store folder lacks, each with what the bot does without it."""
+    from retrieval.finetune import FinetuneConfig
+
     out: list[Missing] = []
     if not any((folder / n).exists() for n in ("nlu.yml", "nlu.yaml", "nlu")):
         out.append(Missing("nlu.yml", "the generic customer-service NLU (the demo's intents: greetings, thanks, "
@@ -134,6 +136,12 @@ def missing_parts(folder: Path, kb: KnowledgeBase | None) -> list[Missing]:
     if not (folder / "orders.json").is_file():
         out.append(Missing("orders.json (or an order back-end)", "no order actions: the bot cannot look up, "
                                                                  "change or cancel orders"))
+    if kb is not None and kb.faq and sum(len(e.alternates) for e in kb.faq) < FinetuneConfig().min_alternates:
+        out.append(Missing("FAQ alternates (other ways shoppers ask each question)",
+                           "the untuned embedder finds the answers; `finetune: {generate_questions: true}` in "
+                           "shopbot.yml (or SHOPBOT_FINETUNE__GENERATE_QUESTIONS=true) writes shopper questions for "
+                           "each entry and tunes on them once (about 4 minutes for 118 entries on 2 cores; the demo "
+                           "FAQ without its alternates: hit@1 0.67 -> 0.74)"))
     if kb is None or not kb.policies:
         out.append(Missing("policies/", "FAQ-only answers: questions the FAQ does not cover get no policy text"))
     if not any((folder / n).is_file() for n in ("history.csv", "history.jsonl")):

@@ -225,20 +225,24 @@ class Startup:
         """The embedder (tuned on the FAQ once) and the index, on the cores the NLU training leaves."""
         from retrieval.index import load_or_build
         from retrieval.products import ProductSearch
-        from retrieval.store import StoreKnowledge, index_folder, make_embedder
+        from retrieval.store import (StoreKnowledge, base_embedder, index_folder, make_embedder, store_faq,
+                                     store_passages)
 
         settings = self.settings
         step = self.steps["index"]
         restore = _share_cores(self.train and not nlu.done())
         try:
             step.detail = "embedder"
-            embedder = make_embedder(settings, kb.faq, progress=True)
+            base = base_embedder(settings)
+            faq = store_faq(settings, kb.faq, base, progress=True)   # with generated questions when they are on
+            embedder = make_embedder(settings, faq, progress=True, base=base)
             step.detail = "search index"
-            index, built = load_or_build(kb.passages(), embedder, index_folder(settings, kb),
+            passages = store_passages(kb, faq)
+            index, built = load_or_build(passages, embedder, index_folder(settings, kb),
                                          settings.retrieval.to_config(), progress=True)
         finally:
             restore()
-        step.detail = f"{'built' if built else 'loaded'}, {len(kb.passages())} passages"
+        step.detail = f"{'built' if built else 'loaded'}, {len(passages)} passages"
         return StoreKnowledge(kb, index, ProductSearch(kb, index), built)
 
     def _responder(self, kb: Any) -> Any:

@@ -56,7 +56,7 @@ def test_filters_drop_duplicates_answer_copies_and_questions_that_retrieve_anoth
                               "how many days to send something back"],
         "faq:reset-password": ["forgot my login, how do i change it"],
     }
-    kept, dropped = filter_questions(candidates, targets, embedder, QuestionConfig())
+    kept, dropped = filter_questions(candidates, targets, embedder, QuestionConfig(filter_rank=1))
     assert kept == {"faq:shipping-cost": ["what does delivery cost"],
                     "faq:return-window": ["how many days to send something back"],
                     "faq:reset-password": ["forgot my login, how do i change it"]}
@@ -125,3 +125,27 @@ def test_the_store_generates_only_when_it_has_too_few_alternates(embedder: Embed
     if expect_generated:
         assert all(len(e.alternates) >= 3 for e in result)
     assert store_faq(StoreSearchSettings(cache_dir=tmp_path), faq, embedder) == faq   # off by default
+
+
+def test_the_server_start_indexes_the_generated_questions_when_they_are_on(tmp_path: Path) -> None:
+    """`shopbot serve` (bot.startup) opens the FAQ as `shopbot index` does: with the generated questions as views."""
+    from concurrent.futures import Future
+
+    from bot.config import Settings
+    from bot.startup import Startup
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "catalog.csv").write_text("id,title,price\nmug,Camp Mug,12.00\n", encoding="utf-8")
+    (store / "faq.csv").write_text("id,question,answer\n" + "".join(
+        f'{e.id},"{e.question}","{e.answer}"\n' for e in FAQ), encoding="utf-8")
+    settings = Settings(kb_dir=store, cache_dir=tmp_path / "cache", data_dir=tmp_path / "data",
+                        responder={"mode": "extractive"}, finetune={"question_lm": False, "generate_questions": True})
+    startup = Startup(settings, echo=lambda line: None)
+    kb = startup._load_kb()
+    nlu_done: Future = Future()
+    nlu_done.set_result(None)
+    knowledge = startup._index(kb, nlu_done)
+    views = {p.id: p.metadata.get("alternates", []) for p in knowledge.index.passages if p.kind == "faq"}
+    assert set(views) == {f"faq:{e.id}" for e in FAQ}
+    assert all(len(alternates) >= 3 for alternates in views.values())   # none in the file: all generated

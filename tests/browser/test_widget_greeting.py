@@ -154,17 +154,22 @@ def check_cards(page, base: str, titles: dict[str, str]) -> None:
     assert page.request.get(href).ok                              # the bot's own product page, not a 404
 
 
-@pytest.mark.slow
-def test_on_a_phone_the_widget_is_a_full_screen_sheet_that_greets_and_closes(browser, euro_server, shots: Path) -> None:
-    base, titles = euro_server
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True,
-                                  has_touch=True)
+def open_widget(context, base: str, titles: dict[str, str]) -> tuple:
+    """The storefront checked, the bubble clicked, the widget online: the page and the panel's box."""
     page = context.new_page()
     page.goto(base + "/")
     check_storefront(page, base, titles)
     page.click("#shopbot-bubble")
     page.wait_for_selector("#shopbot-status:has-text('online')")
-    box = page.locator("#shopbot-panel").bounding_box()
+    return page, page.locator("#shopbot-panel").bounding_box()
+
+
+@pytest.mark.slow
+def test_on_a_phone_the_widget_is_a_full_screen_sheet_that_greets_and_closes(browser, euro_server, shots: Path) -> None:
+    base, titles = euro_server
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True,
+                                  has_touch=True)
+    page, box = open_widget(context, base, titles)
     assert box == {"x": 0, "y": 0, "width": 390, "height": 844}, box   # the sheet covers the viewport
     assert not page.locator("#shopbot-bubble").is_visible()
     page.wait_for_selector("#shopbot-greeting")
@@ -188,12 +193,7 @@ def test_on_a_phone_the_widget_is_a_full_screen_sheet_that_greets_and_closes(bro
 def test_on_a_desktop_the_widget_floats_greets_and_shows_euro_cards(browser, euro_server, shots: Path) -> None:
     base, titles = euro_server
     context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.goto(base + "/")
-    check_storefront(page, base, titles)
-    page.click("#shopbot-bubble")
-    page.wait_for_selector("#shopbot-status:has-text('online')")
-    box = page.locator("#shopbot-panel").bounding_box()
+    page, box = open_widget(context, base, titles)
     assert box["width"] == 360 and box["height"] == 520 and box["x"] + box["width"] == 1280 - 20, box
     assert page.locator("#shopbot-bubble").is_visible()
     page.wait_for_selector("#shopbot-greeting")

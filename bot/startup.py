@@ -270,7 +270,7 @@ class Startup:
 
 
 LIBRARIES = ("torch", "transformers", "transformers.modeling_utils", "sentence_transformers", "peft", "faiss",
-             "bot.app", "bot.nlu.pipeline", "retrieval.index", "retrieval.products", "retrieval.store")
+             "llama_cpp", "bot.app", "bot.nlu.pipeline", "retrieval.index", "retrieval.products", "retrieval.store")
 
 
 def import_libraries() -> None:

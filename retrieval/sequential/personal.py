@@ -35,7 +35,8 @@ from retrieval.sequential.model import (
 
 MANIFEST = "personal.json"
 # a store: under a minute on 2 cores (its own figures were measured with these, not Amazon Games' defaults)
-DEMO_CONFIG = SequentialConfig(epochs=15, time_budget_s=50.0, dropout=0.3, item_bias="none", decay="none")
+DEMO_CONFIG = SequentialConfig(epochs=15, time_budget_s=50.0, dropout=0.3, item_bias="none", decay="none",
+                               learning_rate=1e-3)
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ def detect_mapping(catalog: Path, preset: str = "auto") -> tuple[str | None, dic
 
 def missing_parts(folder: Path, kb: KnowledgeBase | None) -> list[Missing]:
     """What the store folder lacks, each with what the bot does without it."""
-    from retrieval.finetune import FinetuneConfig
+    from retrieval.finetune import FinetuneConfig, worth_tuning
 
     out: list[Missing] = []
     if not any((folder / n).exists() for n in ("nlu.yml", "nlu.yaml", "nlu")):
@@ -136,7 +136,7 @@ def missing_parts(folder: Path, kb: KnowledgeBase | None) -> list[Missing]:
     if not (folder / "orders.json").is_file():
         out.append(Missing("orders.json (or an order back-end)", "no order actions: the bot cannot look up, "
                                                                  "change or cancel orders"))
-    if kb is not None and kb.faq and sum(len(e.alternates) for e in kb.faq) < FinetuneConfig().min_alternates:
+    if kb is not None and kb.faq and not worth_tuning(kb.faq, FinetuneConfig()):
         out.append(Missing("FAQ alternates (other ways shoppers ask each question)",
                            "the untuned embedder finds the answers; `finetune: {generate_questions: true}` in "
                            "shopbot.yml (or SHOPBOT_FINETUNE__GENERATE_QUESTIONS=true) writes shopper questions for "

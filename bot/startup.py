@@ -223,27 +223,16 @@ class Startup:
 
     def _index(self, kb: Any, nlu: Future) -> Any:
         """The embedder (tuned on the FAQ once) and the index, on the cores the NLU training leaves."""
-        from retrieval.index import load_or_build
-        from retrieval.products import ProductSearch
-        from retrieval.store import (StoreKnowledge, base_embedder, index_folder, make_embedder, store_faq,
-                                     store_passages)
+        from retrieval.store import index_store
 
-        settings = self.settings
         step = self.steps["index"]
         restore = _share_cores(self.train and not nlu.done())
         try:
-            step.detail = "embedder"
-            base = base_embedder(settings)
-            faq = store_faq(settings, kb.faq, base, progress=True)   # with generated questions when they are on
-            embedder = make_embedder(settings, faq, progress=True, base=base)
-            step.detail = "search index"
-            passages = store_passages(kb, faq)
-            index, built = load_or_build(passages, embedder, index_folder(settings, kb),
-                                         settings.retrieval.to_config(), progress=True)
+            knowledge = index_store(self.settings, kb, progress=True, stage=lambda name: setattr(step, "detail", name))
         finally:
             restore()
-        step.detail = f"{'built' if built else 'loaded'}, {len(passages)} passages"
-        return StoreKnowledge(kb, index, ProductSearch(kb, index), built)
+        step.detail = f"{'built' if knowledge.index_built else 'loaded'}, {len(knowledge.index)} passages"
+        return knowledge
 
     def _responder(self, kb: Any) -> Any:
         from bot.app import load_responder

@@ -15,6 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -161,9 +162,18 @@ def open_store(settings: StoreSearchSettings, progress: bool = False,
                embedder: Embedder | None = None) -> StoreKnowledge:
     """Load the knowledge base in `settings.kb_dir` and its index (rebuilt only when the data changed)."""
     kb = load_knowledge_base(settings.kb_dir, skip_bad_rows=settings.skip_bad_rows or None)
+    return index_store(settings, kb, progress, embedder)
+
+
+def index_store(settings: StoreSearchSettings, kb: KnowledgeBase, progress: bool = False,
+                embedder: Embedder | None = None, stage: Callable[[str], None] = lambda name: None) -> StoreKnowledge:
+    """A loaded store's index: the FAQ as tuned (`store_faq`) and the embedder tuned on it (`make_embedder`), unless
+    an `embedder` is given, then the index loaded or built. `stage` hears "embedder" and "search index"."""
+    stage("embedder")
     base = None if embedder else base_embedder(settings)
     faq = store_faq(settings, kb.faq, base, progress) if base else kb.faq
     embedder = embedder or make_embedder(settings, faq, progress=progress, base=base)
+    stage("search index")
     index, built = load_or_build(store_passages(kb, faq), embedder, index_folder(settings, kb),
                                  settings.retrieval.to_config(), progress=progress)
     return StoreKnowledge(kb, index, ProductSearch(kb, index), built)
